@@ -1,0 +1,17 @@
+#ifndef FERRY_COMMON_IDS_H_
+#define FERRY_COMMON_IDS_H_
+
+#include <string>
+
+namespace ferry {
+
+// 32 lowercase hex characters from a CSPRNG (OpenSSL RAND_bytes), the shape
+// MLflow uses for run ids. Thread-safe.
+std::string NewHexId();
+
+// A canonical UUID v4 string ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx").
+std::string NewUuid();
+
+}  // namespace ferry
+
+#endif  // FERRY_COMMON_IDS_H_
