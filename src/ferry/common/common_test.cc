@@ -47,3 +47,34 @@ TEST(ConfigTest, EnvNameAndLoopback) {
 
 }  // namespace
 }  // namespace ferry
+
+#include "ferry/common/url.h"
+
+namespace ferry {
+namespace {
+
+TEST(UrlTest, PercentDecodeOnce) {
+  EXPECT_EQ(PercentDecode("a%20b").value(), "a b");
+  EXPECT_EQ(PercentDecode("%252e").value(), "%2e");  // exactly once
+  EXPECT_EQ(PercentDecode("a+b").value(), "a+b");
+  EXPECT_EQ(PercentDecode("a+b", PlusHandling::kSpace).value(), "a b");
+  EXPECT_FALSE(PercentDecode("%").ok());
+  EXPECT_FALSE(PercentDecode("%4").ok());
+  EXPECT_FALSE(PercentDecode("%zz").ok());
+  EXPECT_EQ(PercentEncode("a b/c", true), "a%20b/c");
+  EXPECT_EQ(PercentEncode("a b/c", false), "a%20b%2Fc");
+}
+
+TEST(UrlTest, ParseQueryKeepsOrderAndRepeats) {
+  auto q = ParseQuery("a=1&b=x%20y&a=2&flag&&c=").value();
+  ASSERT_EQ(q.size(), 5u);
+  EXPECT_EQ(q[0], std::make_pair(std::string("a"), std::string("1")));
+  EXPECT_EQ(q[1].second, "x y");
+  EXPECT_EQ(q[2].second, "2");
+  EXPECT_EQ(q[3].first, "flag");
+  EXPECT_EQ(q[4].first, "c");
+  EXPECT_FALSE(ParseQuery("a=%G0").ok());
+}
+
+}  // namespace
+}  // namespace ferry

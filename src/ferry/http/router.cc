@@ -1,0 +1,108 @@
+#include "ferry/http/router.h"
+
+#include "nlohmann/json.hpp"
+
+namespace ferry::http {
+namespace {
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  if (!path.empty() && path.front() == '/') start = 1;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) {
+      parts.push_back(path.substr(start));
+      break;
+    }
+    parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+bool IsParam(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+Response DefaultNotFound(Request& request) {
+  return Response::Json(404, nlohmann::json{{"error", "no route for " + request.method + " " +
+                                                          request.path}}
+                                 .dump());
+}
+
+}  // namespace
+
+Router::Router() : not_found_(DefaultNotFound) {}
+
+void Router::AddRoute(Route route) { routes_.push_back(std::move(route)); }
+
+void Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
+  Route route{std::string(method), {}, std::move(handler), nullptr};
+  for (auto part : SplitPath(pattern)) route.segments.emplace_back(part);
+  AddRoute(std::move(route));
+}
+
+void Router::AddStream(std::string_view method, std::string_view pattern, StreamHandler handler) {
+  Route route{std::string(method), {}, nullptr, std::move(handler)};
+  for (auto part : SplitPath(pattern)) route.segments.emplace_back(part);
+  AddRoute(std::move(route));
+}
+
+bool Router::MatchRoute(const Route& route, const std::vector<std::string_view>& parts,
+                        Request& request) {
+  std::vector<std::pair<std::string, std::string>> bound;
+  size_t i = 0;
+  for (; i < route.segments.size(); ++i) {
+    const std::string& seg = route.segments[i];
+    if (seg.starts_with("{*") && seg.back() == '}') {
+      std::string rest;
+      for (size_t j = i; j < parts.size(); ++j) {
+        if (j > i) rest.push_back('/');
+        rest.append(parts[j]);
+      }
+      bound.emplace_back(seg.substr(2, seg.size() - 3), std::move(rest));
+      request.path_params = std::move(bound);
+      return true;
+    }
+    if (i >= parts.size()) return false;
+    if (IsParam(seg)) {
+      if (parts[i].empty()) return false;
+      bound.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
+    } else if (seg != parts[i]) {
+      return false;
+    }
+  }
+  if (i != parts.size()) return false;
+  request.path_params = std::move(bound);
+  return true;
+}
+
+Router::Match Router::Find(Request& request) const {
+  auto parts = SplitPath(request.path);
+  Match match;
+  // Two passes: routes made only of literal segments first, so that
+  // "/models/list" wins over "/models/{name}".
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const Route& route : routes_) {
+      bool literal = true;
+      for (const auto& seg : route.segments) literal = literal && !(!seg.empty() && seg.front() == '{');
+      if ((pass == 0) != literal) continue;
+      Request probe;
+      if (!MatchRoute(route, parts, probe)) continue;
+      if (route.method != request.method &&
+          !(request.method == "HEAD" && route.method == "GET")) {
+        match.method_not_allowed = true;
+        continue;
+      }
+      request.path_params = std::move(probe.path_params);
+      match.method_not_allowed = false;
+      if (route.handler) match.handler = &route.handler;
+      if (route.stream) match.stream = &route.stream;
+      return match;
+    }
+  }
+  return match;
+}
+
+}  // namespace ferry::http

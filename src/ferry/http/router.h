@@ -1,0 +1,51 @@
+#ifndef FERRY_HTTP_ROUTER_H_
+#define FERRY_HTTP_ROUTER_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/http/http.h"
+
+namespace ferry::http {
+
+// Maps (method, path pattern) to handlers. Patterns are '/'-separated;
+// a segment "{name}" binds one segment, a final "{*name}" binds the rest of
+// the path (possibly empty, possibly containing '/'). Literal segments win
+// over parameters. Not thread-safe while adding routes; Match() is
+// thread-safe once the server runs.
+class Router {
+ public:
+  Router();
+  void Add(std::string_view method, std::string_view pattern, Handler handler);
+  void AddStream(std::string_view method, std::string_view pattern, StreamHandler handler);
+  // Answers requests that match no route (default: 404 JSON {"error": ...}).
+  void SetNotFound(Handler handler) { not_found_ = std::move(handler); }
+
+  struct Match {
+    const Handler* handler = nullptr;         // set for buffered routes
+    const StreamHandler* stream = nullptr;    // set for streaming routes
+    bool method_not_allowed = false;          // path matched, method did not
+  };
+  // Binds path params into `request.path_params`.
+  Match Find(Request& request) const;
+  const Handler& not_found() const { return not_found_; }
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+    StreamHandler stream;
+  };
+  static bool MatchRoute(const Route& route, const std::vector<std::string_view>& parts,
+                         Request& request);
+  void AddRoute(Route route);
+
+  std::vector<Route> routes_;
+  Handler not_found_;
+};
+
+}  // namespace ferry::http
+
+#endif  // FERRY_HTTP_ROUTER_H_

@@ -1,0 +1,466 @@
+#include "ferry/http/server.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "ferry/common/clock.h"
+#include "ferry/common/ids.h"
+#include "ferry/common/logging.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace ferry::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+Response ErrorResponse(int status, std::string_view message) {
+  return Response::Json(status, nlohmann::json{{"error", message}}.dump());
+}
+
+// Per-connection bookkeeping so Shutdown() can close idle keep-alive
+// connections. Touched only on the connection's strand, except `busy`.
+struct Connection {
+  tcp::socket* socket = nullptr;
+  std::atomic<bool> busy{false};
+};
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(const ServerOptions& options, const Router* router)
+      : options_(options), router_(router), ioc_(options.io_threads), acceptor_(ioc_) {}
+
+  absl::Status Listen() {
+    beast::error_code ec;
+    auto address = asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
+    if (ec) return absl::InvalidArgumentError("invalid --host '" + options_.host + "': " + ec.message());
+    tcp::endpoint endpoint(address, static_cast<uint16_t>(options_.port));
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError("cannot listen on " + options_.host + ":" +
+                                    std::to_string(options_.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    return absl::OkStatus();
+  }
+
+  void Start() {
+    asio::co_spawn(ioc_, Accept(), asio::detached);
+    for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+  }
+
+  void Shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutdown_started_) return;
+      shutdown_started_ = true;
+    }
+    draining_.store(true);
+    asio::post(ioc_, [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    CloseIdleConnections();
+    auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (active_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+        cv_.wait_for(lock, std::chrono::milliseconds(50));
+        lock.unlock();
+        CloseIdleConnections();
+        lock.lock();
+      }
+    }
+    if (active_.load() > 0) {
+      spdlog::warn("drain deadline passed with {} connections open; closing them", active_.load());
+    }
+    ioc_.stop();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    cv_.notify_all();
+  }
+
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return stopped_; });
+  }
+
+  int port() const { return port_; }
+  int64_t active() const { return active_.load(); }
+
+ private:
+  void CloseIdleConnections() {
+    std::lock_guard<std::mutex> lock(conn_mu_);
+    for (auto& [id, entry] : connections_) {
+      auto conn = entry.first;
+      asio::post(entry.second, [conn] {
+        if (!conn->busy.load() && conn->socket != nullptr) {
+          beast::error_code ec;
+          conn->socket->shutdown(tcp::socket::shutdown_both, ec);
+          conn->socket->close(ec);
+        }
+      });
+    }
+  }
+
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      beast::error_code ec;
+      auto strand = asio::make_strand(ioc_);
+      tcp::socket socket(strand);
+      co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (draining_.load() || ec == asio::error::operation_aborted) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(strand, Session(std::move(socket)), asio::detached);
+    }
+  }
+
+  template <typename Message>
+  asio::awaitable<bool> Write(beast::tcp_stream& stream, Message& msg) {
+    beast::error_code ec;
+    stream.expires_after(options_.read_timeout);
+    co_await bhttp::async_write(stream, msg, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
+  asio::awaitable<void> Session(tcp::socket socket) {
+    active_.fetch_add(1);
+    auto conn = std::make_shared<Connection>();
+    uint64_t conn_id = next_conn_id_.fetch_add(1);
+    beast::tcp_stream stream(std::move(socket));
+    conn->socket = &stream.socket();
+    {
+      std::lock_guard<std::mutex> lock(conn_mu_);
+      connections_.emplace(conn_id, std::make_pair(conn, stream.get_executor()));
+    }
+    std::string remote;
+    {
+      beast::error_code ec;
+      auto ep = stream.socket().remote_endpoint(ec);
+      if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    beast::flat_buffer buffer;
+    bool first = true;
+    for (;;) {
+      if (draining_.load()) break;
+      bool keep_alive = co_await ServeOne(stream, buffer, *conn, remote, first);
+      first = false;
+      conn->busy.store(false);
+      if (!keep_alive) break;
+    }
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    {
+      std::lock_guard<std::mutex> lock(conn_mu_);
+      conn->socket = nullptr;
+      connections_.erase(conn_id);
+    }
+    if (active_.fetch_sub(1) == 1) {
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
+    }
+  }
+
+  // Serves one request; returns whether the connection stays open.
+  asio::awaitable<bool> ServeOne(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                 Connection& conn, const std::string& remote, bool first) {
+    beast::error_code ec;
+    bhttp::request_parser<bhttp::empty_body> header_parser;
+    header_parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+    header_parser.body_limit(options_.max_stream_body_bytes);
+    stream.expires_after(first || buffer.size() > 0 ? options_.read_timeout : options_.idle_timeout);
+    co_await bhttp::async_read_header(stream, buffer, header_parser,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::bad_descriptor) {
+      co_return false;
+    }
+    conn.busy.store(true);
+    int64_t start_us = Clock::Real()->MonotonicMicros();
+    Request request;
+    request.remote_address = remote;
+    Response response;
+    unsigned version = 11;
+    bool keep_alive = false;
+    if (ec) {
+      // Malformed or oversized headers: answer and close.
+      response = ec == bhttp::error::header_limit
+                     ? ErrorResponse(431, "request header fields too large (limit " +
+                                              std::to_string(options_.max_header_bytes) + " bytes)")
+                     : ErrorResponse(400, "malformed HTTP request: " + ec.message());
+    } else {
+      auto& header = header_parser.get();
+      version = header.version();
+      keep_alive = header.keep_alive();
+      request.method = std::string(header.method_string());
+      request.target = std::string(header.target());
+      size_t qmark = request.target.find('?');
+      request.path = request.target.substr(0, qmark);
+      if (qmark != std::string::npos) request.query = request.target.substr(qmark + 1);
+      for (const auto& field : header) {
+        request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+      }
+      request.request_id = std::string(request.Header("X-Request-Id"));
+      if (request.request_id.empty() || request.request_id.size() > 128) request.request_id = NewHexId();
+
+      Router::Match match = router_->Find(request);
+      bool expects_continue =
+          beast::iequals(header[bhttp::field::expect], "100-continue");
+      if (match.stream != nullptr) {
+        response = co_await ReadStreamed(stream, buffer, header_parser, request,
+                                         *match.stream, expects_continue, keep_alive);
+      } else {
+        bool body_ok = true;
+        bool has_body = !header_parser.is_done();
+        if (has_body) {
+          auto content_length = header_parser.content_length();
+          if (content_length && *content_length > options_.max_body_bytes) {
+            response = ErrorResponse(413, "request body of " + std::to_string(*content_length) +
+                                              " bytes exceeds the limit of " +
+                                              std::to_string(options_.max_body_bytes) + " bytes");
+            body_ok = false;
+            keep_alive = false;
+          } else {
+            if (expects_continue) {
+              bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+              co_await Write(stream, cont);
+            }
+            bhttp::request_parser<bhttp::string_body> body_parser(std::move(header_parser));
+            body_parser.body_limit(options_.max_body_bytes);
+            stream.expires_after(options_.read_timeout);
+            co_await bhttp::async_read(stream, buffer, body_parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+              body_ok = false;
+              keep_alive = false;
+              if (ec == bhttp::error::body_limit) {
+                response = ErrorResponse(413, "request body exceeds the limit of " +
+                                                  std::to_string(options_.max_body_bytes) + " bytes");
+              } else {
+                co_return false;  // timeout or disconnect mid-body: nobody to answer
+              }
+            } else {
+              request.body = std::move(body_parser.get().body());
+            }
+          }
+        }
+        if (body_ok) {
+          const Handler* handler = match.handler;
+          if (handler == nullptr && match.method_not_allowed) {
+            response = ErrorResponse(405, "method " + request.method + " not allowed for " + request.path);
+          } else {
+            if (handler == nullptr) handler = &router_->not_found();
+            try {
+              response = (*handler)(request);
+            } catch (const std::exception& e) {
+              spdlog::error("handler for {} {} threw: {}", request.method, request.path, e.what());
+              response = ErrorResponse(500, "internal error");
+            }
+          }
+        }
+      }
+    }
+    if (draining_.load()) keep_alive = false;
+    size_t bytes_out = 0;
+    bool written = co_await SendResponse(stream, request, response, version, keep_alive, bytes_out);
+    if (options_.access_log) {
+      LogAccess({.method = request.method,
+                 .target = request.target,
+                 .remote = remote,
+                 .request_id = request.request_id,
+                 .status = response.status,
+                 .bytes_out = bytes_out,
+                 .latency_ms = (Clock::Real()->MonotonicMicros() - start_us) / 1000.0});
+    }
+    co_return written && keep_alive;
+  }
+
+  asio::awaitable<Response> ReadStreamed(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                         bhttp::request_parser<bhttp::empty_body>& header_parser,
+                                         Request& request, const StreamHandler& handler,
+                                         bool expects_continue, bool& keep_alive) {
+    auto content_length = header_parser.content_length();
+    if (content_length && *content_length > options_.max_stream_body_bytes) {
+      keep_alive = false;
+      co_return ErrorResponse(413, "upload of " + std::to_string(*content_length) +
+                                       " bytes exceeds the limit of " +
+                                       std::to_string(options_.max_stream_body_bytes) + " bytes");
+    }
+    absl::StatusOr<std::unique_ptr<BodySink>> sink_or;
+    try {
+      sink_or = handler(request);
+    } catch (const std::exception& e) {
+      spdlog::error("stream handler for {} threw: {}", request.path, e.what());
+      sink_or = absl::InternalError("internal error");
+    }
+    if (!sink_or.ok()) {
+      keep_alive = false;  // the unread body would desynchronise the stream
+      const auto& st = sink_or.status();
+      int code = st.code() == absl::StatusCode::kInvalidArgument ? 400
+                 : st.code() == absl::StatusCode::kNotFound      ? 404
+                 : st.code() == absl::StatusCode::kPermissionDenied ? 403
+                                                                     : 500;
+      co_return ErrorResponse(code, std::string(st.message()));
+    }
+    std::unique_ptr<BodySink> sink = std::move(*sink_or);
+    if (expects_continue) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, header_parser.get().version()};
+      co_await Write(stream, cont);
+    }
+    bhttp::request_parser<bhttp::buffer_body> parser(std::move(header_parser));
+    parser.body_limit(options_.max_stream_body_bytes);
+    std::vector<char> chunk(256 * 1024);
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      beast::error_code ec;
+      stream.expires_after(options_.read_timeout);
+      co_await bhttp::async_read_some(stream, buffer, parser,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        sink->Abort();
+        keep_alive = false;
+        if (ec == bhttp::error::body_limit) {
+          co_return ErrorResponse(413, "upload exceeds the limit of " +
+                                           std::to_string(options_.max_stream_body_bytes) + " bytes");
+        }
+        co_return ErrorResponse(400, "upload interrupted: " + ec.message());
+      }
+      size_t got = chunk.size() - parser.get().body().size;
+      if (got > 0) {
+        absl::Status st = sink->Write(std::string_view(chunk.data(), got));
+        if (!st.ok()) {
+          sink->Abort();
+          keep_alive = false;
+          co_return ErrorResponse(st.code() == absl::StatusCode::kInvalidArgument ? 400 : 500,
+                                  std::string(st.message()));
+        }
+      }
+    }
+    co_return sink->Finish();
+  }
+
+  asio::awaitable<bool> SendResponse(beast::tcp_stream& stream, const Request& request,
+                                     Response& response, unsigned version, bool keep_alive,
+                                     size_t& bytes_out) {
+    auto fill = [&](auto& msg) {
+      msg.version(version);
+      msg.result(static_cast<unsigned>(response.status));
+      msg.set(bhttp::field::server, "ferry");
+      msg.set(bhttp::field::content_type, response.content_type);
+      if (!request.request_id.empty()) msg.set("X-Request-Id", request.request_id);
+      for (const auto& [k, v] : response.headers) msg.set(k, v);
+      msg.keep_alive(keep_alive);
+    };
+    if (!response.file_path.empty()) {
+      bhttp::response<bhttp::file_body> msg;
+      beast::error_code ec;
+      msg.body().open(response.file_path.c_str(), beast::file_mode::scan, ec);
+      if (!ec) {
+        fill(msg);
+        msg.prepare_payload();
+        bytes_out = msg.body().size();
+        co_return co_await Write(stream, msg);
+      }
+      response = ErrorResponse(404, "file vanished before it could be sent");
+    }
+    bhttp::response<bhttp::string_body> msg;
+    fill(msg);
+    bytes_out = response.body.size();
+    msg.body() = std::move(response.body);
+    msg.prepare_payload();
+    if (request.method == "HEAD") msg.body().clear();
+    co_return co_await Write(stream, msg);
+  }
+
+  ServerOptions options_;
+  const Router* router_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  int port_ = 0;
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> active_{0};
+  std::atomic<uint64_t> next_conn_id_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool shutdown_started_ = false;
+  bool stopped_ = false;
+  std::mutex conn_mu_;
+  std::unordered_map<uint64_t, std::pair<std::shared_ptr<Connection>, asio::any_io_executor>>
+      connections_;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options,
+                                                       const Router* router) {
+  if (options.io_threads < 1 || options.io_threads > 1024) {
+    return absl::InvalidArgumentError("io_threads must be between 1 and 1024, got " +
+                                      std::to_string(options.io_threads));
+  }
+  auto impl = std::make_unique<Impl>(options, router);
+  absl::Status st = impl->Listen();
+  if (!st.ok()) return st;
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() { Shutdown(); }
+void Server::Start() { impl_->Start(); }
+void Server::Shutdown() { impl_->Shutdown(); }
+void Server::Wait() { impl_->Wait(); }
+int Server::port() const { return impl_->port(); }
+int64_t Server::active_connections() const { return impl_->active(); }
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace ferry::http
