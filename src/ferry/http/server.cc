@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -199,7 +200,7 @@ class Server::Impl {
     beast::error_code ec;
     bhttp::request_parser<bhttp::empty_body> header_parser;
     header_parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
-    header_parser.body_limit(options_.max_stream_body_bytes);
+    header_parser.body_limit(std::numeric_limits<uint64_t>::max());  // checked per route below
     stream.expires_after(first || buffer.size() > 0 ? options_.read_timeout : options_.idle_timeout);
     co_await bhttp::async_read_header(stream, buffer, header_parser,
                                       asio::redirect_error(asio::use_awaitable, ec));

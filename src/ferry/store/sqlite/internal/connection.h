@@ -31,7 +31,8 @@ using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
 // resets the statement and clears its bindings so the next user starts clean.
 class Statement {
  public:
-  Statement(Statement&& other) noexcept : conn_(other.conn_), stmt_(other.stmt_) {
+  Statement(Statement&& other) noexcept
+      : conn_(other.conn_), stmt_(other.stmt_), owned_(other.owned_) {
     other.stmt_ = nullptr;
   }
   Statement& operator=(Statement&&) = delete;
@@ -59,10 +60,12 @@ class Statement {
 
  private:
   friend class Connection;
-  Statement(class Connection* conn, sqlite3_stmt* stmt) : conn_(conn), stmt_(stmt) {}
+  Statement(class Connection* conn, sqlite3_stmt* stmt, bool owned)
+      : conn_(conn), stmt_(stmt), owned_(owned) {}
 
   class Connection* conn_;
   sqlite3_stmt* stmt_;
+  bool owned_;  // not cached: finalized on destruction
 };
 
 struct ConnectionOptions {
@@ -73,7 +76,9 @@ struct ConnectionOptions {
   // giving up. Only other processes (or other stores on the same file) can
   // hold one: inside a store, writes are serialised before reaching SQLite.
   int busy_timeout_ms = 30'000;
-  // Prepared statements kept per connection; the cache is cleared when full.
+  // Prepared statements kept per connection. Once full, further distinct SQL
+  // texts are prepared per use and finalized afterwards (nothing is evicted,
+  // so a live Statement never dangles).
   size_t statement_cache_capacity = 512;
 };
 
@@ -90,8 +95,8 @@ class Connection {
   absl::StatusOr<Statement> Prepare(const std::string& sql);
 
   // The status for the most recent failure on this connection, with `what`
-  // as context. SQLITE_CONSTRAINT maps to AlreadyExists, SQLITE_BUSY/LOCKED
-  // to Unavailable, everything else to Internal.
+  // as context. A UNIQUE / PRIMARY KEY violation maps to AlreadyExists,
+  // SQLITE_BUSY/LOCKED to Unavailable, everything else to Internal.
   absl::Status Error(int rc, std::string_view what) const;
 
   int64_t Changes() const { return sqlite3_changes64(db_); }
