@@ -25,7 +25,11 @@ struct FileInfo {
 
 // A place to stream an upload. Write() may be called many times; Commit()
 // makes the file visible atomically (rename), Abort() (or destruction without
-// Commit) removes the partial data.
+// Commit) removes the partial data. After Commit() or Abort(), Write() and
+// Commit() return FailedPrecondition; Abort() is idempotent. One sink is
+// used by one thread at a time; different sinks are independent, and
+// concurrent uploads to the same path leave exactly one complete file (the
+// last to commit wins).
 class UploadSink {
  public:
   virtual ~UploadSink() = default;
@@ -38,19 +42,30 @@ class ArtifactStore {
  public:
   virtual ~ArtifactStore() = default;
 
-  // `path` is client-supplied; InvalidArgument if it is hostile (see path.h).
+  // `path` is client-supplied; InvalidArgument if it is hostile (see path.h),
+  // empty, or goes through a symlink whose real path leaves the root.
+  // Missing parent directories are created. FailedPrecondition if `path` is
+  // an existing directory or a parent is a file. Names starting with
+  // ".ferry-upload-" are reserved (InvalidArgument) for in-flight temp files.
   virtual absl::StatusOr<std::unique_ptr<UploadSink>> BeginUpload(std::string_view path) = 0;
 
-  // Absolute file-system path of an existing regular file, for streaming
-  // with sendfile/file_body. NotFound if missing; InvalidArgument if hostile
-  // or if the real path (symlinks resolved) leaves the root.
+  // Absolute file-system path (symlinks resolved) of an existing regular
+  // file, for streaming with sendfile/file_body. NotFound if missing or not
+  // a regular file (e.g. a directory); InvalidArgument if hostile or if the
+  // real path leaves the root.
   virtual absl::StatusOr<std::string> ResolveForRead(std::string_view path) = 0;
 
-  // Immediate children of directory `path` ("" = root). Entries' `path` is
-  // `path` + "/" + name (MLflow's convention). A missing directory lists empty.
+  // Immediate children of directory `path` ("" = root), sorted by name.
+  // Entries' `path` is `path` + "/" + name (MLflow's convention; just name at
+  // the root). A missing directory, or a `path` that is a file, lists empty.
+  // InvalidArgument if `path` goes through a symlink leaving the root;
+  // children that are such symlinks, dangling links or special files are
+  // left out.
   virtual absl::StatusOr<std::vector<FileInfo>> List(std::string_view path) = 0;
 
-  // Deletes a file or a directory tree. NotFound if nothing is there.
+  // Deletes a file or a directory tree. NotFound if nothing is there;
+  // InvalidArgument for the root itself (""). A symlink is removed, never
+  // its target, and links inside a deleted tree are not followed.
   virtual absl::Status Delete(std::string_view path) = 0;
 };
 

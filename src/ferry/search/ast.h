@@ -22,14 +22,20 @@ enum class KeyType {
 
 enum class Comparator { kEq, kNe, kLt, kLe, kGt, kGe, kLike, kILike, kIn, kNotIn };
 
-// Canonical attribute keys (aliases such as `run_name` -> "run_name",
-// `created` -> "start_time", `Created` etc. are resolved by the parser):
+// Canonical attribute keys. The parser resolves MLflow's aliases: for runs
+// `created`/`Created` -> "start_time" and `run name`/`Run name`/`Run Name`
+// -> "run_name" (filter only); for logged models creation_time ->
+// "creation_timestamp", last_updated_time -> "last_updated_timestamp".
 //   runs:          run_id, run_name, status, user_id, artifact_uri,
-//                  lifecycle_stage, start_time, end_time
-//   experiments:   name, creation_time, last_update_time, experiment_id
+//                  start_time, end_time   (MLflow does not search or order
+//                  by lifecycle_stage; the view type covers it)
+//   experiments:   name, creation_time, last_update_time; order_by also
+//                  experiment_id
 //   logged models: name, model_id, model_type, status, source_run_id,
 //                  creation_timestamp, last_updated_timestamp
-// Numeric attributes (times) carry a double value.
+//   datasets (runs): name, digest, context
+// Numeric attributes (times) carry a double value. Metric, param and tag
+// keys are the names as written, without quotes.
 
 using Value = std::variant<double, std::string, std::vector<std::string>>;
 

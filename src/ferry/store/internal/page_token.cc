@@ -1,3 +1,4 @@
+#include "ferry/store/internal/strings.h"
 #include "ferry/store/internal/page_token.h"
 
 #include "absl/strings/escaping.h"
@@ -13,7 +14,8 @@ std::string EncodePageToken(int64_t offset) {
 absl::StatusOr<int64_t> DecodePageToken(std::string_view token) {
   if (token.empty()) return 0;
   std::string json_text;
-  if (!absl::Base64Unescape(token, &json_text) && !absl::WebSafeBase64Unescape(token, &json_text)) {
+  if (!absl::Base64Unescape(Sv(token), &json_text) &&
+      !absl::WebSafeBase64Unescape(Sv(token), &json_text)) {
     return absl::InvalidArgumentError("Invalid page token");
   }
   nlohmann::json parsed = nlohmann::json::parse(json_text, /*cb=*/nullptr,

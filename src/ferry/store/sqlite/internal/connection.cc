@@ -1,3 +1,4 @@
+#include "ferry/store/internal/strings.h"
 #include "ferry/store/sqlite/internal/connection.h"
 
 #include <cmath>
@@ -17,21 +18,25 @@ Statement::~Statement() {
   sqlite3_clear_bindings(stmt_);
 }
 
-void Statement::BindInt(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+void Statement::Check(int rc) {
+  if (rc != SQLITE_OK && bind_error_ == SQLITE_OK) bind_error_ = rc;
+}
+
+void Statement::BindInt(int index, int64_t value) {
+  Check(sqlite3_bind_int64(stmt_, index, value));
+}
 
 void Statement::BindDouble(int index, double value) {
-  if (std::isnan(value)) {
-    sqlite3_bind_null(stmt_, index);
-  } else {
-    sqlite3_bind_double(stmt_, index, value);
-  }
+  Check(std::isnan(value) ? sqlite3_bind_null(stmt_, index)
+                          : sqlite3_bind_double(stmt_, index, value));
 }
 
 void Statement::BindText(int index, std::string_view value) {
-  sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  Check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
+                            SQLITE_UTF8));
 }
 
-void Statement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
+void Statement::BindNull(int index) { Check(sqlite3_bind_null(stmt_, index)); }
 
 void Statement::Bind(int index, const SqlValue& value) {
   if (const auto* i = std::get_if<int64_t>(&value)) {
@@ -50,8 +55,17 @@ void Statement::BindAll(const std::vector<SqlValue>& values) {
 }
 
 absl::StatusOr<bool> Statement::Step() {
+  if (bind_error_ != SQLITE_OK) {
+    int rc = bind_error_;
+    bind_error_ = SQLITE_OK;
+    sqlite3_reset(stmt_);
+    return conn_->Error(rc, absl::StrCat("bind: ", sqlite3_sql(stmt_)));
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
+  // Reset (keeping the bindings) once done or failed, so the statement can
+  // be bound and stepped again.
+  sqlite3_reset(stmt_);
   if (rc == SQLITE_DONE) return false;
   return conn_->Error(rc, sqlite3_sql(stmt_));
 }
@@ -125,7 +139,7 @@ absl::StatusOr<Statement> Connection::Prepare(const std::string& sql) {
 }
 
 absl::Status Connection::Error(int rc, std::string_view what) const {
-  std::string message = absl::StrCat("SQLite error: ", sqlite3_errmsg(db_), " [", what, "]");
+  std::string message = absl::StrCat("SQLite error: ", sqlite3_errmsg(db_), " [", internal::Sv(what), "]");
   switch (rc) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:

@@ -32,7 +32,10 @@ using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
 class Statement {
  public:
   Statement(Statement&& other) noexcept
-      : conn_(other.conn_), stmt_(other.stmt_), owned_(other.owned_) {
+      : conn_(other.conn_),
+        stmt_(other.stmt_),
+        owned_(other.owned_),
+        bind_error_(other.bind_error_) {
     other.stmt_ = nullptr;
   }
   Statement& operator=(Statement&&) = delete;
@@ -48,7 +51,9 @@ class Statement {
   // Binds `values` to placeholders 1..n.
   void BindAll(const std::vector<SqlValue>& values);
 
-  // Advances one row: true when a row is available, false when done.
+  // Advances one row: true when a row is available, false when done. Once
+  // done (or failed) the statement is reset, keeping its bindings, so it can
+  // be re-bound and run again. A failed Bind* surfaces here.
   absl::StatusOr<bool> Step();
   // Steps to completion, ignoring rows. For INSERT/UPDATE/DELETE.
   absl::Status Run();
@@ -63,9 +68,12 @@ class Statement {
   Statement(class Connection* conn, sqlite3_stmt* stmt, bool owned)
       : conn_(conn), stmt_(stmt), owned_(owned) {}
 
+  void Check(int rc);
+
   class Connection* conn_;
   sqlite3_stmt* stmt_;
   bool owned_;  // not cached: finalized on destruction
+  int bind_error_ = SQLITE_OK;
 };
 
 struct ConnectionOptions {

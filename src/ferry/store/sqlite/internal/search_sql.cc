@@ -1,0 +1,588 @@
+#include "ferry/store/sqlite/internal/search_sql.h"
+
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "ferry/common/status.h"
+
+namespace ferry::store::sqlite_internal {
+namespace {
+
+using search::Comparator;
+using search::Comparison;
+using search::KeyType;
+
+constexpr char kDatasetContextTag[] = "mlflow.data.context";
+
+enum class ValueKind { kNumber, kString };
+
+struct Column {
+  std::string sql;
+  ValueKind kind = ValueKind::kString;
+  bool nullable = false;
+};
+
+const char* OpText(Comparator op) {
+  switch (op) {
+    case Comparator::kEq:
+      return "=";
+    case Comparator::kNe:
+      return "!=";
+    case Comparator::kLt:
+      return "<";
+    case Comparator::kLe:
+      return "<=";
+    case Comparator::kGt:
+      return ">";
+    case Comparator::kGe:
+      return ">=";
+    case Comparator::kLike:
+      return "LIKE";
+    case Comparator::kILike:
+      return "ILIKE";
+    case Comparator::kIn:
+      return "IN";
+    case Comparator::kNotIn:
+      return "NOT IN";
+  }
+  return "?";
+}
+
+const char* KeyTypeText(KeyType type) {
+  switch (type) {
+    case KeyType::kMetric:
+      return "metric";
+    case KeyType::kParam:
+      return "parameter";
+    case KeyType::kTag:
+      return "tag";
+    case KeyType::kAttribute:
+      return "attribute";
+    case KeyType::kDataset:
+      return "dataset";
+  }
+  return "key";
+}
+
+bool IsOrdering(Comparator op) {
+  return op == Comparator::kEq || op == Comparator::kNe || op == Comparator::kLt ||
+         op == Comparator::kLe || op == Comparator::kGt || op == Comparator::kGe;
+}
+
+// Integral doubles bind as integers so INTEGER columns compare exactly.
+SqlValue NumberValue(double d) {
+  if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.0e18) {
+    return SqlValue(static_cast<int64_t>(d));
+  }
+  return SqlValue(d);
+}
+
+absl::StatusOr<SqlValue> ToNumber(const Comparison& c, absl::string_view text) {
+  double d = 0;
+  if (!absl::SimpleAtod(text, &d)) {
+    return absl::InvalidArgumentError(absl::StrCat("Expected a numeric value for ",
+                                                   KeyTypeText(c.key_type), " '", c.key,
+                                                   "' but got '", text, "'"));
+  }
+  return NumberValue(d);
+}
+
+std::string Placeholders(size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
+  return out;
+}
+
+// `column <op> ?` for one comparison, appending the bound values to `binds`.
+absl::StatusOr<std::string> CompareSql(absl::string_view column, ValueKind kind,
+                                       const Comparison& c, std::vector<SqlValue>* binds) {
+  const auto* list = std::get_if<std::vector<std::string>>(&c.value);
+  if (c.op == Comparator::kIn || c.op == Comparator::kNotIn) {
+    if (list == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("The ", OpText(c.op),
+                                                     " comparator needs a list of values for ",
+                                                     KeyTypeText(c.key_type), " '", c.key, "'"));
+    }
+    if (list->empty()) return std::string(c.op == Comparator::kIn ? "0" : "1");
+    for (const std::string& v : *list) {
+      if (kind == ValueKind::kNumber) {
+        FERRY_ASSIGN_OR_RETURN(SqlValue n, ToNumber(c, v));
+        binds->push_back(std::move(n));
+      } else {
+        binds->push_back(SqlValue(v));
+      }
+    }
+    return absl::StrCat(column, " ", OpText(c.op), " (", Placeholders(list->size()), ")");
+  }
+  if (list != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("The ", OpText(c.op),
+                                                   " comparator needs a single value for ",
+                                                   KeyTypeText(c.key_type), " '", c.key, "'"));
+  }
+  if (kind == ValueKind::kNumber) {
+    if (!IsOrdering(c.op)) {
+      return absl::InvalidArgumentError(absl::StrCat("Invalid comparator '", OpText(c.op),
+                                                     "' for numeric ", KeyTypeText(c.key_type),
+                                                     " '", c.key, "'"));
+    }
+    if (const auto* d = std::get_if<double>(&c.value)) {
+      binds->push_back(NumberValue(*d));
+    } else {
+      FERRY_ASSIGN_OR_RETURN(SqlValue n, ToNumber(c, std::get<std::string>(c.value)));
+      binds->push_back(std::move(n));
+    }
+    return absl::StrCat(column, " ", OpText(c.op), " ?");
+  }
+  const auto* text = std::get_if<std::string>(&c.value);
+  if (text == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("Expected a string value for ",
+                                                   KeyTypeText(c.key_type), " '", c.key, "'"));
+  }
+  binds->push_back(SqlValue(*text));
+  if (c.op == Comparator::kLike) return absl::StrCat("ferry_like(", column, ", ?)");
+  if (c.op == Comparator::kILike) return absl::StrCat("ferry_ilike(", column, ", ?)");
+  return absl::StrCat(column, " ", OpText(c.op), " ?");
+}
+
+// The comparison of a metric value column, where NaN is stored as NULL with
+// is_nan = 1: NaN satisfies only `!=`, as in IEEE arithmetic.
+absl::StatusOr<std::string> CompareMetricSql(absl::string_view value_column,
+                                             absl::string_view is_nan_column, const Comparison& c,
+                                             std::vector<SqlValue>* binds) {
+  FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(value_column, ValueKind::kNumber, c, binds));
+  if (c.op == Comparator::kNe) return absl::StrCat("(", is_nan_column, " = 1 OR ", cmp, ")");
+  return cmp;
+}
+
+// Accumulates the pieces of one SELECT. Binds are kept per piece because the
+// pieces appear in the SQL text in this order: joins, where, order.
+struct Query {
+  std::string joins;
+  std::vector<SqlValue> join_binds;
+  std::vector<std::string> where;
+  std::vector<SqlValue> where_binds;
+  std::vector<std::string> order;
+  std::vector<SqlValue> order_binds;
+  int next_alias = 0;
+
+  // Joined key tables by (type, key): the alias, and whether every joined
+  // row is known to hold a non-NaN value (so ordering needs no NULL/NaN case).
+  struct Joined {
+    std::string alias;
+    bool value_not_nan = false;
+  };
+  std::map<std::pair<KeyType, std::string>, Joined> joined;
+
+  std::string NewAlias(absl::string_view prefix) { return absl::StrCat(prefix, next_alias++); }
+
+  // An inner join of `table` (keyed by `owner_column` and key) per key.
+  Joined& JoinKey(KeyType type, const std::string& key, absl::string_view table,
+                  absl::string_view owner_column, absl::string_view owner_ref) {
+    auto [it, inserted] = joined.try_emplace({type, key});
+    if (inserted) {
+      it->second.alias = NewAlias("k");
+      absl::StrAppend(&joins, " JOIN ", table, " ", it->second.alias, " ON ", it->second.alias,
+                      ".", owner_column, " = ", owner_ref, " AND ", it->second.alias,
+                      ".key = ?");
+      join_binds.push_back(SqlValue(key));
+    }
+    return it->second;
+  }
+
+  SearchSql Finish(absl::string_view select, int64_t limit, int64_t offset) {
+    SearchSql out;
+    out.sql = std::string(select);
+    absl::StrAppend(&out.sql, joins);
+    if (!where.empty()) absl::StrAppend(&out.sql, " WHERE ", absl::StrJoin(where, " AND "));
+    if (!order.empty()) absl::StrAppend(&out.sql, " ORDER BY ", absl::StrJoin(order, ", "));
+    absl::StrAppend(&out.sql, " LIMIT ? OFFSET ?");
+    out.binds = std::move(join_binds);
+    for (auto& v : where_binds) out.binds.push_back(std::move(v));
+    for (auto& v : order_binds) out.binds.push_back(std::move(v));
+    out.binds.push_back(SqlValue(limit));
+    out.binds.push_back(SqlValue(offset));
+    return out;
+  }
+};
+
+const char* Direction(bool ascending) { return ascending ? "ASC" : "DESC"; }
+
+// `column IN (...)` over the integer experiment ids; nullopt when none is a
+// valid id (nothing can match).
+std::optional<std::string> ExperimentIdClause(absl::string_view column,
+                                              const std::vector<std::string>& experiment_ids,
+                                              std::vector<SqlValue>* binds) {
+  size_t n = 0;
+  for (const std::string& id : experiment_ids) {
+    int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
+    if (id.empty() || ec != std::errc() || ptr != id.data() + id.size()) continue;
+    binds->push_back(SqlValue(value));
+    ++n;
+  }
+  if (n == 0) return std::nullopt;
+  if (n == 1) return absl::StrCat(column, " = ?");
+  return absl::StrCat(column, " IN (", Placeholders(n), ")");
+}
+
+std::optional<std::string> LifecycleClause(absl::string_view column, ViewType view_type) {
+  switch (view_type) {
+    case ViewType::kActiveOnly:
+      return absl::StrCat(column, " = 'active'");
+    case ViewType::kDeletedOnly:
+      return absl::StrCat(column, " = 'deleted'");
+    case ViewType::kAll:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+absl::Status UnsupportedKey(absl::string_view entity, const std::string& key, KeyType type) {
+  return absl::InvalidArgumentError(absl::StrCat("Invalid ", KeyTypeText(type), " key '", key,
+                                                 "' for searching ", entity));
+}
+
+// ---------------------------------------------------------------------------
+// Runs
+
+std::optional<Column> RunAttribute(const std::string& key) {
+  static const auto* kColumns = new std::map<std::string, Column>{
+      {"run_id", {"r.run_uuid", ValueKind::kString, false}},
+      {"run_name", {"r.name", ValueKind::kString, false}},
+      {"status", {"r.status", ValueKind::kString, false}},
+      {"user_id", {"r.user_id", ValueKind::kString, false}},
+      {"artifact_uri", {"r.artifact_uri", ValueKind::kString, false}},
+      {"lifecycle_stage", {"r.lifecycle_stage", ValueKind::kString, false}},
+      {"start_time", {"r.start_time", ValueKind::kNumber, false}},
+      {"end_time", {"r.end_time", ValueKind::kNumber, true}},
+      {"experiment_id", {"r.experiment_id", ValueKind::kNumber, false}},
+  };
+  auto it = kColumns->find(key);
+  if (it == kColumns->end()) return std::nullopt;
+  return it->second;
+}
+
+absl::Status AddRunClause(Query& q, const Comparison& c) {
+  switch (c.key_type) {
+    case KeyType::kAttribute: {
+      std::optional<Column> col = RunAttribute(c.key);
+      if (!col) return UnsupportedKey("runs", c.key, c.key_type);
+      FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(col->sql, col->kind, c, &q.where_binds));
+      q.where.push_back(std::move(cmp));
+      return absl::OkStatus();
+    }
+    case KeyType::kMetric: {
+      Query::Joined& j = q.JoinKey(KeyType::kMetric, c.key, "latest_metrics", "run_id", "r.id");
+      FERRY_ASSIGN_OR_RETURN(std::string cmp,
+                             CompareMetricSql(absl::StrCat(j.alias, ".value"),
+                                              absl::StrCat(j.alias, ".is_nan"), c,
+                                              &q.where_binds));
+      // Any comparison but != fails on NULL, so the rows left are not NaN.
+      if (c.op != Comparator::kNe) j.value_not_nan = true;
+      q.where.push_back(std::move(cmp));
+      return absl::OkStatus();
+    }
+    case KeyType::kParam:
+    case KeyType::kTag: {
+      const bool param = c.key_type == KeyType::kParam;
+      Query::Joined& j =
+          q.JoinKey(c.key_type, c.key, param ? "params" : "tags", "run_id", "r.id");
+      j.value_not_nan = true;
+      FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(absl::StrCat(j.alias, ".value"),
+                                                         ValueKind::kString, c, &q.where_binds));
+      q.where.push_back(std::move(cmp));
+      return absl::OkStatus();
+    }
+    case KeyType::kDataset: {
+      if (c.key == "name" || c.key == "digest") {
+        FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(absl::StrCat("d.", c.key),
+                                                           ValueKind::kString, c, &q.where_binds));
+        q.where.push_back(absl::StrCat(
+            "EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid "
+            "WHERE i.run_id = r.id AND ",
+            cmp, ")"));
+        return absl::OkStatus();
+      }
+      if (c.key == "context") {
+        q.where_binds.push_back(SqlValue(std::string(kDatasetContextTag)));
+        FERRY_ASSIGN_OR_RETURN(std::string cmp,
+                               CompareSql("t.value", ValueKind::kString, c, &q.where_binds));
+        q.where.push_back(absl::StrCat(
+            "EXISTS (SELECT 1 FROM inputs i JOIN input_tags t ON t.input_uuid = i.input_uuid "
+            "WHERE i.run_id = r.id AND t.name = ? AND ",
+            cmp, ")"));
+        return absl::OkStatus();
+      }
+      return UnsupportedKey("runs", c.key, c.key_type);
+    }
+  }
+  return UnsupportedKey("runs", c.key, c.key_type);
+}
+
+}  // namespace
+
+absl::StatusOr<SearchSql> BuildRunSearch(const RunQuery& query, int64_t offset) {
+  Query q;
+  std::optional<std::string> experiments =
+      ExperimentIdClause("r.experiment_id", query.experiment_ids, &q.where_binds);
+  if (!experiments) return SearchSql{};
+  q.where.push_back(*experiments);
+  if (auto stage = LifecycleClause("r.lifecycle_stage", query.view_type)) q.where.push_back(*stage);
+  for (const Comparison& c : query.filter.clauses) FERRY_RETURN_IF_ERROR(AddRunClause(q, c));
+
+  bool ordered_by_start_time = false;
+  bool ordered_by_run_id = false;
+  for (const search::OrderBy& ob : query.order_by) {
+    const char* dir = Direction(ob.ascending);
+    switch (ob.key_type) {
+      case KeyType::kAttribute: {
+        std::optional<Column> col = RunAttribute(ob.key);
+        if (!col) return UnsupportedKey("runs", ob.key, ob.key_type);
+        if (ob.key == "start_time") ordered_by_start_time = true;
+        if (ob.key == "run_id") ordered_by_run_id = true;
+        if (col->nullable) q.order.push_back(absl::StrCat("(", col->sql, " IS NULL)"));
+        q.order.push_back(absl::StrCat(col->sql, " ", dir));
+        break;
+      }
+      case KeyType::kMetric: {
+        auto it = q.joined.find({KeyType::kMetric, ob.key});
+        if (it != q.joined.end()) {
+          // Filtered on this metric: every row has it; NaN only with !=.
+          if (!it->second.value_not_nan) {
+            q.order.push_back(absl::StrCat(it->second.alias, ".is_nan"));
+          }
+          q.order.push_back(absl::StrCat(it->second.alias, ".value ", dir));
+          break;
+        }
+        std::string alias = q.NewAlias("o");
+        absl::StrAppend(&q.joins, " LEFT JOIN latest_metrics ", alias, " ON ", alias,
+                        ".run_id = r.id AND ", alias, ".key = ?");
+        q.join_binds.push_back(SqlValue(ob.key));
+        q.order.push_back(absl::StrCat("(CASE WHEN ", alias, ".run_id IS NULL THEN 2 WHEN ", alias,
+                                       ".is_nan = 1 THEN 1 ELSE 0 END)"));
+        q.order.push_back(absl::StrCat(alias, ".value ", dir));
+        break;
+      }
+      case KeyType::kParam:
+      case KeyType::kTag: {
+        auto it = q.joined.find({ob.key_type, ob.key});
+        if (it != q.joined.end()) {
+          q.order.push_back(absl::StrCat(it->second.alias, ".value ", dir));
+          break;
+        }
+        std::string alias = q.NewAlias("o");
+        absl::StrAppend(&q.joins, " LEFT JOIN ",
+                        ob.key_type == KeyType::kParam ? "params " : "tags ", alias, " ON ",
+                        alias, ".run_id = r.id AND ", alias, ".key = ?");
+        q.join_binds.push_back(SqlValue(ob.key));
+        q.order.push_back(absl::StrCat("(", alias, ".run_id IS NULL)"));
+        q.order.push_back(absl::StrCat(alias, ".value ", dir));
+        break;
+      }
+      case KeyType::kDataset:
+        return absl::InvalidArgumentError(
+            absl::StrCat("Cannot order runs by dataset key '", ob.key, "'"));
+    }
+  }
+  if (!ordered_by_start_time) q.order.push_back("r.start_time DESC");
+  if (!ordered_by_run_id) q.order.push_back("r.run_uuid ASC");
+  return q.Finish(absl::StrCat("SELECT ", kRunColumns, " FROM runs r"),
+                  int64_t{query.max_results} + 1, offset);
+}
+
+// ---------------------------------------------------------------------------
+// Experiments
+
+namespace {
+
+std::optional<Column> ExperimentAttribute(const std::string& key) {
+  if (key == "name") return Column{"e.name", ValueKind::kString, false};
+  if (key == "experiment_id") return Column{"e.experiment_id", ValueKind::kNumber, false};
+  if (key == "creation_time") return Column{"e.creation_time", ValueKind::kNumber, false};
+  if (key == "last_update_time") return Column{"e.last_update_time", ValueKind::kNumber, false};
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<SearchSql> BuildExperimentSearch(const ExperimentQuery& query, int64_t offset) {
+  Query q;
+  if (auto stage = LifecycleClause("e.lifecycle_stage", query.view_type)) q.where.push_back(*stage);
+  for (const Comparison& c : query.filter.clauses) {
+    if (c.key_type == KeyType::kAttribute) {
+      std::optional<Column> col = ExperimentAttribute(c.key);
+      if (!col) return UnsupportedKey("experiments", c.key, c.key_type);
+      FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(col->sql, col->kind, c, &q.where_binds));
+      q.where.push_back(std::move(cmp));
+    } else if (c.key_type == KeyType::kTag) {
+      Query::Joined& j =
+          q.JoinKey(KeyType::kTag, c.key, "experiment_tags", "experiment_id", "e.experiment_id");
+      FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(absl::StrCat(j.alias, ".value"),
+                                                         ValueKind::kString, c, &q.where_binds));
+      q.where.push_back(std::move(cmp));
+    } else {
+      return UnsupportedKey("experiments", c.key, c.key_type);
+    }
+  }
+  std::vector<search::OrderBy> order_by = query.order_by;
+  if (order_by.empty()) {
+    order_by.push_back({KeyType::kAttribute, "last_update_time", /*ascending=*/false});
+  }
+  bool ordered_by_id = false;
+  for (const search::OrderBy& ob : order_by) {
+    const char* dir = Direction(ob.ascending);
+    if (ob.key_type == KeyType::kAttribute) {
+      std::optional<Column> col = ExperimentAttribute(ob.key);
+      if (!col) return UnsupportedKey("experiments", ob.key, ob.key_type);
+      if (ob.key == "experiment_id") ordered_by_id = true;
+      q.order.push_back(absl::StrCat(col->sql, " ", dir));
+    } else if (ob.key_type == KeyType::kTag) {
+      std::string alias = q.NewAlias("o");
+      absl::StrAppend(&q.joins, " LEFT JOIN experiment_tags ", alias, " ON ", alias,
+                      ".experiment_id = e.experiment_id AND ", alias, ".key = ?");
+      q.join_binds.push_back(SqlValue(ob.key));
+      q.order.push_back(absl::StrCat("(", alias, ".experiment_id IS NULL)"));
+      q.order.push_back(absl::StrCat(alias, ".value ", dir));
+    } else {
+      return UnsupportedKey("experiments", ob.key, ob.key_type);
+    }
+  }
+  if (!ordered_by_id) q.order.push_back("e.experiment_id ASC");
+  return q.Finish(absl::StrCat("SELECT ", kExperimentColumns, " FROM experiments e"),
+                  int64_t{query.max_results} + 1, offset);
+}
+
+// ---------------------------------------------------------------------------
+// Logged models
+
+namespace {
+
+std::optional<Column> LoggedModelAttribute(const std::string& key) {
+  static const auto* kColumns = new std::map<std::string, Column>{
+      {"name", {"lm.name", ValueKind::kString, false}},
+      {"model_id", {"lm.model_id", ValueKind::kString, false}},
+      {"model_type", {"lm.model_type", ValueKind::kString, false}},
+      {"status", {"lm.status", ValueKind::kString, false}},
+      {"source_run_id", {"lm.source_run_id", ValueKind::kString, false}},
+      {"creation_timestamp", {"lm.creation_timestamp_ms", ValueKind::kNumber, false}},
+      {"creation_timestamp_ms", {"lm.creation_timestamp_ms", ValueKind::kNumber, false}},
+      {"last_updated_timestamp", {"lm.last_updated_timestamp_ms", ValueKind::kNumber, false}},
+      {"last_updated_timestamp_ms", {"lm.last_updated_timestamp_ms", ValueKind::kNumber, false}},
+  };
+  auto it = kColumns->find(key);
+  if (it == kColumns->end()) return std::nullopt;
+  return it->second;
+}
+
+// The model's latest value of a metric (by timestamp, then step; NULL when
+// NaN or missing), as MLflow orders logged models by metrics.
+constexpr char kLatestModelMetric[] =
+    "(SELECT CASE WHEN mm.is_nan = 1 THEN NULL ELSE mm.value END FROM logged_model_metrics mm "
+    "WHERE mm.model_id = lm.model_id AND mm.key = ? ORDER BY mm.timestamp DESC, mm.step DESC "
+    "LIMIT 1)";
+
+}  // namespace
+
+absl::StatusOr<SearchSql> BuildLoggedModelSearch(const LoggedModelQuery& query, int64_t offset) {
+  Query q;
+  std::optional<std::string> experiments =
+      ExperimentIdClause("lm.experiment_id", query.experiment_ids, &q.where_binds);
+  if (!experiments) return SearchSql{};
+  q.where.push_back(*experiments);
+  q.where.push_back("lm.lifecycle_stage = 'active'");
+  for (const Comparison& c : query.filter.clauses) {
+    switch (c.key_type) {
+      case KeyType::kAttribute: {
+        std::optional<Column> col = LoggedModelAttribute(c.key);
+        if (!col) return UnsupportedKey("logged models", c.key, c.key_type);
+        FERRY_ASSIGN_OR_RETURN(std::string cmp,
+                               CompareSql(col->sql, col->kind, c, &q.where_binds));
+        q.where.push_back(std::move(cmp));
+        break;
+      }
+      case KeyType::kMetric: {
+        // Any logged value of the metric matches, as in MLflow.
+        q.where_binds.push_back(SqlValue(c.key));
+        FERRY_ASSIGN_OR_RETURN(std::string cmp,
+                               CompareMetricSql("mm.value", "mm.is_nan", c, &q.where_binds));
+        // History rows keep NaN as value 0 with is_nan = 1.
+        q.where.push_back(absl::StrCat(
+            "EXISTS (SELECT 1 FROM logged_model_metrics mm WHERE mm.model_id = lm.model_id "
+            "AND mm.key = ? AND ",
+            c.op == Comparator::kNe ? "" : "mm.is_nan = 0 AND ", cmp, ")"));
+        break;
+      }
+      case KeyType::kParam:
+      case KeyType::kTag: {
+        const bool param = c.key_type == KeyType::kParam;
+        Query::Joined& j =
+            q.JoinKey(c.key_type, c.key, param ? "logged_model_params" : "logged_model_tags",
+                      "model_id", "lm.model_id");
+        FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(absl::StrCat(j.alias, ".value"),
+                                                           ValueKind::kString, c,
+                                                           &q.where_binds));
+        q.where.push_back(std::move(cmp));
+        break;
+      }
+      case KeyType::kDataset: {
+        if (c.key != "name" && c.key != "digest") {
+          return UnsupportedKey("logged models", c.key, c.key_type);
+        }
+        FERRY_ASSIGN_OR_RETURN(
+            std::string cmp, CompareSql(absl::StrCat("mm.dataset_", c.key), ValueKind::kString, c,
+                                        &q.where_binds));
+        q.where.push_back(absl::StrCat(
+            "EXISTS (SELECT 1 FROM logged_model_metrics mm WHERE mm.model_id = lm.model_id AND ",
+            cmp, ")"));
+        break;
+      }
+    }
+  }
+  bool ordered_by_creation = false;
+  bool ordered_by_id = false;
+  for (const search::OrderBy& ob : query.order_by) {
+    const char* dir = Direction(ob.ascending);
+    switch (ob.key_type) {
+      case KeyType::kAttribute: {
+        std::optional<Column> col = LoggedModelAttribute(ob.key);
+        if (!col) return UnsupportedKey("logged models", ob.key, ob.key_type);
+        if (col->sql == "lm.creation_timestamp_ms") ordered_by_creation = true;
+        if (ob.key == "model_id") ordered_by_id = true;
+        q.order.push_back(absl::StrCat(col->sql, " ", dir));
+        break;
+      }
+      case KeyType::kMetric:
+        q.order.push_back(absl::StrCat("(", kLatestModelMetric, " IS NULL)"));
+        q.order.push_back(absl::StrCat(kLatestModelMetric, " ", dir));
+        q.order_binds.push_back(SqlValue(ob.key));
+        q.order_binds.push_back(SqlValue(ob.key));
+        break;
+      case KeyType::kParam:
+      case KeyType::kTag: {
+        std::string alias = q.NewAlias("o");
+        absl::StrAppend(&q.joins, " LEFT JOIN ",
+                        ob.key_type == KeyType::kParam ? "logged_model_params "
+                                                       : "logged_model_tags ",
+                        alias, " ON ", alias, ".model_id = lm.model_id AND ", alias, ".key = ?");
+        q.join_binds.push_back(SqlValue(ob.key));
+        q.order.push_back(absl::StrCat("(", alias, ".model_id IS NULL)"));
+        q.order.push_back(absl::StrCat(alias, ".value ", dir));
+        break;
+      }
+      case KeyType::kDataset:
+        return UnsupportedKey("logged models", ob.key, ob.key_type);
+    }
+  }
+  if (!ordered_by_creation) q.order.push_back("lm.creation_timestamp_ms DESC");
+  if (!ordered_by_id) q.order.push_back("lm.model_id ASC");
+  return q.Finish(absl::StrCat("SELECT ", kLoggedModelColumns, " FROM logged_models lm"),
+                  int64_t{query.max_results} + 1, offset);
+}
+
+}  // namespace ferry::store::sqlite_internal

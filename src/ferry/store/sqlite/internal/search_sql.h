@@ -1,0 +1,50 @@
+#ifndef FERRY_STORE_SQLITE_INTERNAL_SEARCH_SQL_H_
+#define FERRY_STORE_SQLITE_INTERNAL_SEARCH_SQL_H_
+
+// Translates search queries (search::Filter + order_by) into one SQLite
+// SELECT with bound parameters. Values never enter the SQL text; only
+// placeholders, fixed column names and aliases do.
+//
+// Runs: metric clauses join latest_metrics, param and tag clauses join their
+// tables (one join per distinct key, which the (key, value, run_id) indexes
+// serve), dataset clauses are EXISTS over inputs. Ordering by a key puts runs
+// without it last in both directions, and for metrics NaN after numbers, as
+// MLflow does.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ferry/store/metadata_store.h"
+#include "ferry/store/sqlite/internal/connection.h"
+
+namespace ferry::store::sqlite_internal {
+
+// Column lists the built statements select, in this order.
+inline constexpr char kRunColumns[] =
+    "r.id, r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, "
+    "r.artifact_uri, r.lifecycle_stage";
+inline constexpr char kExperimentColumns[] =
+    "e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, "
+    "e.last_update_time";
+inline constexpr char kLoggedModelColumns[] =
+    "lm.model_id, lm.experiment_id, lm.name, lm.artifact_uri, lm.creation_timestamp_ms, "
+    "lm.last_updated_timestamp_ms, lm.status, lm.status_message, lm.model_type, "
+    "lm.source_run_id";
+
+struct SearchSql {
+  std::string sql;  // empty: the result is empty without asking the database
+  std::vector<SqlValue> binds;
+};
+
+// Each selects max_results + 1 rows from `offset` so the caller can tell
+// whether another page exists. InvalidArgument for keys, comparators or
+// values the entity does not support.
+absl::StatusOr<SearchSql> BuildRunSearch(const RunQuery& query, int64_t offset);
+absl::StatusOr<SearchSql> BuildExperimentSearch(const ExperimentQuery& query, int64_t offset);
+absl::StatusOr<SearchSql> BuildLoggedModelSearch(const LoggedModelQuery& query, int64_t offset);
+
+}  // namespace ferry::store::sqlite_internal
+
+#endif  // FERRY_STORE_SQLITE_INTERNAL_SEARCH_SQL_H_
