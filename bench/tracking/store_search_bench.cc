@@ -3,6 +3,9 @@
 //
 //   ninja -C build/release store_search_bench
 //   build/release/src/ferry/store/store_search_bench [runs=100000] [dir=/tmp/ferry-store-bench]
+//       [reuse]
+//
+// "reuse" keeps the database a previous run populated and only searches.
 //
 // Populates `runs` runs (5 params, 5 metrics, 3 tags each) in one
 // experiment, then times SearchRuns (max_results 100) for filter/order
@@ -23,13 +26,13 @@
 
 namespace {
 
+using ferry::search::Comparator;
+using ferry::search::KeyType;
 using ferry::store::Metric;
 using ferry::store::Param;
 using ferry::store::RunQuery;
 using ferry::store::SqliteStore;
 using ferry::store::Tag;
-using ferry::search::Comparator;
-using ferry::search::KeyType;
 
 double Millis(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
@@ -46,15 +49,18 @@ void Die(const absl::Status& status, const char* what) {
 int main(int argc, char** argv) {
   const int num_runs = argc > 1 ? std::atoi(argv[1]) : 100'000;
   const std::filesystem::path dir = argc > 2 ? argv[2] : "/tmp/ferry-store-bench";
-  std::filesystem::remove_all(dir);
+  const bool reuse = argc > 3 && std::string(argv[3]) == "reuse";
+  if (!reuse) std::filesystem::remove_all(dir);
   auto opened = SqliteStore::Create({.path = (dir / "bench.db").string()});
   Die(opened.status(), "open");
   SqliteStore& store = **opened;
-  auto exp = store.CreateExperiment("bench", "", {});
+  absl::StatusOr<std::string> exp =
+      reuse ? absl::StatusOr<std::string>(store.GetExperimentByName("bench")->experiment_id)
+            : store.CreateExperiment("bench", "", {});
   Die(exp.status(), "create experiment");
 
   // --- LogBatch throughput: one batch of 1000 metrics, repeated.
-  {
+  if (!reuse) {
     ferry::store::NewRun nr{.experiment_id = *exp, .start_time = 1};
     auto run = store.CreateRun(nr);
     Die(run.status(), "create run");
@@ -82,7 +88,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(42);
   std::uniform_real_distribution<double> uniform(0, 1);
   auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < num_runs; ++i) {
+  for (int i = 0; i < (reuse ? 0 : num_runs); ++i) {
     ferry::store::NewRun nr{.experiment_id = *exp,
                             .user_id = "bench",
                             .run_name = absl::StrCat("run-", i),
@@ -175,8 +181,8 @@ int main(int argc, char** argv) {
       rows += page->items.size();
     }
     std::sort(times.begin(), times.end());
-    std::printf("\n%s\n  p50 %.2f ms  p90 %.2f ms  max %.2f ms  (avg %.0f rows/page)\n",
-                shape.name, times[times.size() / 2], times[times.size() * 9 / 10], times.back(),
+    std::printf("\n%s\n  p50 %.2f ms  p90 %.2f ms  max %.2f ms  (avg %.0f rows/page)\n", shape.name,
+                times[times.size() / 2], times[times.size() * 9 / 10], times.back(),
                 static_cast<double>(rows) / times.size());
     if (plan.ok()) std::printf("  plan:\n%s", plan->c_str());
   }

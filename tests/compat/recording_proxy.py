@@ -5,7 +5,10 @@ proxy, the proxy forwards byte-for-byte (the request target is not
 normalised, so hostile paths reach the server as sent) and appends one
 tab-separated line per request to FILE:
 
-    METHOD  TARGET  STATUS
+    METHOD  TARGET  STATUS  JSON-BODY-KEYS
+
+(JSON-BODY-KEYS: the request body's top-level keys, comma-separated, when the
+body is a JSON object and not an artifact upload; empty otherwise.)
 
 `python endpoints.py FILE...` turns these lines into the endpoint table the
 server has to implement.
@@ -14,6 +17,7 @@ server has to implement.
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -80,7 +84,7 @@ class RecordingProxy:
                     self.end_headers()
                 finally:
                     conn.close()
-                proxy._record(self.command, self.path, status)
+                proxy._record(self.command, self.path, status, body)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
 
@@ -92,9 +96,15 @@ class RecordingProxy:
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def _record(self, method: str, target: str, status: int) -> None:
+    def _record(self, method: str, target: str, status: int, body: bytes) -> None:
+        keys = ""
+        if body[:1] == b"{" and "/mlflow-artifacts/" not in target:
+            try:
+                keys = ",".join(sorted(json.loads(body)))
+            except ValueError:
+                pass
         with self._lock, open(self._record_path, "a") as f:
-            f.write(f"{method}\t{target}\t{status}\n")
+            f.write(f"{method}\t{target}\t{status}\t{keys}\n")
 
     def start(self) -> "RecordingProxy":
         self._thread.start()

@@ -75,6 +75,8 @@ class Server:
     log_path: Path
     proc: subprocess.Popen | None = None
     exit_code: int | None = field(default=None)
+    # What clients should use: the server itself, or the recording proxy in front of it.
+    tracking_uri: str = ""
 
     @property
     def url(self) -> str:

@@ -1,4 +1,3 @@
-#include "ferry/store/internal/strings.h"
 #include "ferry/store/metadata_store.h"
 
 #include <string>
@@ -6,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "ferry/store/internal/strings.h"
 #include "ferry/store/sqlite/sqlite_store.h"
 
 namespace ferry::store {
@@ -19,10 +19,10 @@ absl::StatusOr<std::string> SqlitePath(std::string_view uri) {
   std::string_view rest = uri.substr(std::string_view("sqlite://").size());
   if (rest.empty()) return std::string(":memory:");
   if (rest.front() != '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Malformed store URI '", internal::Sv(uri),
-        "': a sqlite URI names no host; use sqlite:///relative/path.db or "
-        "sqlite:////absolute/path.db"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Malformed store URI '", internal::Sv(uri),
+                     "': a sqlite URI names no host; use sqlite:///relative/path.db or "
+                     "sqlite:////absolute/path.db"));
   }
   std::string_view path = rest.substr(1);
   if (path.empty()) {

@@ -138,7 +138,9 @@ class MetadataStore {
 };
 
 struct StoreOptions {
-  // "sqlite:///abs/path.db", "sqlite:///:memory:" (tests). Later: postgresql://.
+  // SQLAlchemy-style, as MLflow users write it: "sqlite:///rel/path.db"
+  // (relative to the working directory), "sqlite:////abs/path.db",
+  // "sqlite:///:memory:" (tests). Later: postgresql://.
   std::string uri;
   Clock* clock = Clock::Real();  // not owned; must outlive the store
   // Artifact location given to experiment "0" and to experiments created

@@ -158,6 +158,21 @@ class MlflowApi::Impl {
     for (const char* prefix : {"/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"}) {
       RegisterArtifactProxy(router, prefix);
     }
+    // What the mlflow 3 client asks before choosing upload strategies: Ferry
+    // serves artifacts through its proxy, without multipart or presigned URLs.
+    for (const char* path : {"/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"}) {
+      router->Add("GET", path, [](http::Request&) {
+        json info = {{"store_type", "SqlStore"},
+                     {"workspaces_enabled", false},
+                     {"trace_archival_enabled", false},
+                     {"multipart_uploads_enabled", false},
+                     {"multipart_downloads_enabled", false},
+                     {"presigned_upload_run_id_supported", false},
+                     {"presigned_upload_model_id_supported", false},
+                     {"features_enabled", {{"gateway", false}}}};
+        return Ok(info);
+      });
+    }
     router->Add("GET", "/health", [](http::Request&) { return http::Response::Text(200, "OK"); });
     router->Add("GET", "/version", [this](http::Request&) { return http::Response::Text(200, version_); });
     for (const char* path : {"/get-artifact", "/ajax-api/2.0/mlflow/get-artifact"}) {

@@ -1,8 +1,8 @@
-#include "ferry/store/internal/strings.h"
 #include "ferry/store/internal/page_token.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "ferry/store/internal/strings.h"
 #include "nlohmann/json.hpp"
 
 namespace ferry::store::internal {

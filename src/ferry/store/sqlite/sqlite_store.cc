@@ -27,12 +27,12 @@
 namespace ferry::store {
 
 using sqlite_internal::Connection;
-using sqlite_internal::SqlValue;
-using sqlite_internal::Statement;
-using sqlite_internal::Transaction;
 using sqlite_internal::kExperimentColumns;
 using sqlite_internal::kLoggedModelColumns;
 using sqlite_internal::kRunColumns;
+using sqlite_internal::SqlValue;
+using sqlite_internal::Statement;
+using sqlite_internal::Transaction;
 
 namespace {
 
@@ -50,11 +50,13 @@ absl::Status RunNotFound(std::string_view run_id) {
 }
 
 absl::Status ExperimentNotFound(std::string_view experiment_id) {
-  return absl::NotFoundError(absl::StrCat("No Experiment with id=", internal::Sv(experiment_id), " exists"));
+  return absl::NotFoundError(
+      absl::StrCat("No Experiment with id=", internal::Sv(experiment_id), " exists"));
 }
 
 absl::Status LoggedModelNotFound(std::string_view model_id) {
-  return absl::NotFoundError(absl::StrCat("Logged model with ID '", internal::Sv(model_id), "' not found."));
+  return absl::NotFoundError(
+      absl::StrCat("Logged model with ID '", internal::Sv(model_id), "' not found."));
 }
 
 std::optional<int64_t> ParseInt64(std::string_view text) {
@@ -106,7 +108,8 @@ std::string JsonTextArray(const std::vector<std::string>& values) {
 std::string ExpandArtifactLocation(std::string_view location, std::string_view experiment_id,
                                    bool append_id_if_missing) {
   if (location.find("{experiment_id}") != std::string_view::npos) {
-    return absl::StrReplaceAll(internal::Sv(location), {{"{experiment_id}", internal::Sv(experiment_id)}});
+    return absl::StrReplaceAll(internal::Sv(location),
+                               {{"{experiment_id}", internal::Sv(experiment_id)}});
   }
   if (!append_id_if_missing) return std::string(location);
   std::string out(location);
@@ -126,7 +129,6 @@ bool IsNewer(const Metric& a, const Metric& b) {
 
 // ---------------------------------------------------------------------------
 // Row readers
-
 
 struct RunRow {
   int64_t id = 0;
@@ -150,8 +152,8 @@ RunRow ReadRunRow(const Statement& s) {
 
 absl::StatusOr<RunRow> LoadRunRow(Connection& conn, std::string_view run_uuid) {
   FERRY_ASSIGN_OR_RETURN(
-      Statement s, conn.Prepare(absl::StrCat("SELECT ", kRunColumns,
-                                             " FROM runs r WHERE r.run_uuid = ?")));
+      Statement s,
+      conn.Prepare(absl::StrCat("SELECT ", kRunColumns, " FROM runs r WHERE r.run_uuid = ?")));
   s.BindText(1, run_uuid);
   FERRY_ASSIGN_OR_RETURN(bool found, s.Step());
   if (!found) return RunNotFound(run_uuid);
@@ -192,10 +194,9 @@ absl::Status FillRunData(Connection& conn, std::vector<Run>& runs,
   constexpr char kIn[] = " IN (SELECT value FROM json_each(?))";
   {
     FERRY_ASSIGN_OR_RETURN(
-        Statement s,
-        conn.Prepare(absl::StrCat("SELECT run_id, key, value, step, timestamp, is_nan "
-                                  "FROM latest_metrics WHERE run_id",
-                                  kIn, " ORDER BY run_id, key")));
+        Statement s, conn.Prepare(absl::StrCat("SELECT run_id, key, value, step, timestamp, is_nan "
+                                               "FROM latest_metrics WHERE run_id",
+                                               kIn, " ORDER BY run_id, key")));
     s.BindText(1, id_list);
     while (true) {
       FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -247,10 +248,10 @@ absl::Status FillRunData(Connection& conn, std::vector<Run>& runs,
     }
     if (any) {
       FERRY_ASSIGN_OR_RETURN(
-          Statement t, conn.Prepare(absl::StrCat(
-                           "SELECT t.input_uuid, t.name, t.value FROM input_tags t "
-                           "JOIN inputs i ON i.input_uuid = t.input_uuid WHERE i.run_id",
-                           kIn, " ORDER BY t.input_uuid, t.name")));
+          Statement t,
+          conn.Prepare(absl::StrCat("SELECT t.input_uuid, t.name, t.value FROM input_tags t "
+                                    "JOIN inputs i ON i.input_uuid = t.input_uuid WHERE i.run_id",
+                                    kIn, " ORDER BY t.input_uuid, t.name")));
       t.BindText(1, id_list);
       while (true) {
         FERRY_ASSIGN_OR_RETURN(bool row, t.Step());
@@ -275,11 +276,10 @@ absl::Status FillRunData(Connection& conn, std::vector<Run>& runs,
     }
   }
   {
-    FERRY_ASSIGN_OR_RETURN(
-        Statement s,
-        conn.Prepare(absl::StrCat("SELECT run_id, model_id, step FROM run_model_outputs "
-                                  "WHERE run_id",
-                                  kIn, " ORDER BY run_id, step, model_id")));
+    FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(absl::StrCat(
+                                            "SELECT run_id, model_id, step FROM run_model_outputs "
+                                            "WHERE run_id",
+                                            kIn, " ORDER BY run_id, step, model_id")));
     s.BindText(1, id_list);
     while (true) {
       FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -289,7 +289,6 @@ absl::Status FillRunData(Connection& conn, std::vector<Run>& runs,
   }
   return absl::OkStatus();
 }
-
 
 Experiment ReadExperiment(const Statement& s) {
   Experiment e;
@@ -311,10 +310,10 @@ absl::Status FillExperimentTags(Connection& conn, std::vector<Experiment>& exper
     ids.push_back(id);
     index[id] = i;
   }
-  FERRY_ASSIGN_OR_RETURN(
-      Statement s, conn.Prepare("SELECT experiment_id, key, value FROM experiment_tags WHERE "
-                                "experiment_id IN (SELECT value FROM json_each(?)) "
-                                "ORDER BY experiment_id, key"));
+  FERRY_ASSIGN_OR_RETURN(Statement s,
+                         conn.Prepare("SELECT experiment_id, key, value FROM experiment_tags WHERE "
+                                      "experiment_id IN (SELECT value FROM json_each(?)) "
+                                      "ORDER BY experiment_id, key"));
   s.BindText(1, JsonIntArray(ids));
   while (true) {
     FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -372,13 +371,13 @@ absl::Status InsertImmutableParams(Connection& conn, std::string_view table,
                                    const std::vector<Param>& params, std::string_view owner_kind,
                                    std::string_view owner_name) {
   if (params.empty()) return absl::OkStatus();
-  FERRY_ASSIGN_OR_RETURN(Statement select,
-                         conn.Prepare(absl::StrCat("SELECT value FROM ", internal::Sv(table), " WHERE ",
-                                                   internal::Sv(owner_column), " = ? AND key = ?")));
+  FERRY_ASSIGN_OR_RETURN(Statement select, conn.Prepare(absl::StrCat(
+                                               "SELECT value FROM ", internal::Sv(table), " WHERE ",
+                                               internal::Sv(owner_column), " = ? AND key = ?")));
   FERRY_ASSIGN_OR_RETURN(
       Statement insert,
-      conn.Prepare(absl::StrCat("INSERT INTO ", internal::Sv(table), " (", internal::Sv(owner_column),
-                                ", key, value) VALUES (?, ?, ?)")));
+      conn.Prepare(absl::StrCat("INSERT INTO ", internal::Sv(table), " (",
+                                internal::Sv(owner_column), ", key, value) VALUES (?, ?, ?)")));
   for (const Param& param : params) {
     select.Bind(1, owner);
     select.BindText(2, param.key);
@@ -387,10 +386,11 @@ absl::Status InsertImmutableParams(Connection& conn, std::string_view table,
     FERRY_RETURN_IF_ERROR(select.Run());  // finish, so the statement can be re-bound
     if (exists) {
       if (old_value != param.value) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "Changing param values is not allowed. Param with key='", param.key,
-            "' was already logged with value='", old_value, "' for ", internal::Sv(owner_kind), " ID='",
-            internal::Sv(owner_name), "'. Attempted logging new value '", param.value, "'."));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Changing param values is not allowed. Param with key='", param.key,
+                         "' was already logged with value='", old_value, "' for ",
+                         internal::Sv(owner_kind), " ID='", internal::Sv(owner_name),
+                         "'. Attempted logging new value '", param.value, "'."));
       }
       continue;
     }
@@ -413,8 +413,7 @@ absl::StatusOr<int64_t> LoggedModelExperiment(Connection& conn, std::string_view
   return s.Int(0);
 }
 
-absl::Status InsertLoggedModelMetric(Connection& conn, std::string_view model_id,
-                                     const Metric& m) {
+absl::Status InsertLoggedModelMetric(Connection& conn, std::string_view model_id, const Metric& m) {
   FERRY_ASSIGN_OR_RETURN(
       Statement s,
       conn.Prepare("INSERT OR IGNORE INTO logged_model_metrics (model_id, key, step, timestamp, "
@@ -432,7 +431,6 @@ absl::Status InsertLoggedModelMetric(Connection& conn, std::string_view model_id
   s.BindText(9, m.dataset_digest);
   return s.Run();
 }
-
 
 LoggedModel ReadLoggedModel(const Statement& s) {
   LoggedModel m;
@@ -459,11 +457,10 @@ absl::Status FillLoggedModelData(Connection& conn, std::vector<LoggedModel>& mod
   }
   const std::string id_list = JsonTextArray(ids);
   for (const char* table : {"logged_model_tags", "logged_model_params"}) {
-    FERRY_ASSIGN_OR_RETURN(
-        Statement s,
-        conn.Prepare(absl::StrCat("SELECT model_id, key, value FROM ", table,
-                                  " WHERE model_id IN (SELECT value FROM json_each(?)) "
-                                  "ORDER BY model_id, key")));
+    FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(absl::StrCat(
+                                            "SELECT model_id, key, value FROM ", table,
+                                            " WHERE model_id IN (SELECT value FROM json_each(?)) "
+                                            "ORDER BY model_id, key")));
     s.BindText(1, id_list);
     const bool tags = std::string_view(table) == "logged_model_tags";
     while (true) {
@@ -499,10 +496,9 @@ absl::Status FillLoggedModelData(Connection& conn, std::vector<LoggedModel>& mod
 
 absl::StatusOr<LoggedModel> LoadLoggedModel(Connection& conn, std::string_view model_id) {
   FERRY_ASSIGN_OR_RETURN(
-      Statement s,
-      conn.Prepare(absl::StrCat("SELECT ", kLoggedModelColumns,
-                                " FROM logged_models lm WHERE lm.model_id = ? AND "
-                                "lm.lifecycle_stage = 'active'")));
+      Statement s, conn.Prepare(absl::StrCat("SELECT ", kLoggedModelColumns,
+                                             " FROM logged_models lm WHERE lm.model_id = ? AND "
+                                             "lm.lifecycle_stage = 'active'")));
   s.BindText(1, model_id);
   FERRY_ASSIGN_OR_RETURN(bool found, s.Step());
   if (!found) return LoggedModelNotFound(model_id);
@@ -564,10 +560,10 @@ namespace {
 
 absl::StatusOr<std::unique_ptr<Connection>> OpenConnection(const std::string& filename,
                                                            int busy_timeout_ms, bool reader) {
-  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
-                         Connection::Open({.filename = filename,
-                                           .read_only = false,
-                                           .busy_timeout_ms = busy_timeout_ms}));
+  FERRY_ASSIGN_OR_RETURN(
+      std::unique_ptr<Connection> conn,
+      Connection::Open(
+          {.filename = filename, .read_only = false, .busy_timeout_ms = busy_timeout_ms}));
   FERRY_RETURN_IF_ERROR(sqlite_internal::RegisterLikeFunctions(conn->raw()));
   // synchronous=NORMAL in WAL mode: a commit appends to the WAL with write()
   // and returns; the WAL is fsynced at checkpoints. A committed transaction
@@ -594,9 +590,8 @@ absl::Status SqliteStore::Init() {
       std::error_code ec;
       std::filesystem::create_directories(path.parent_path(), ec);
       if (ec) {
-        return absl::UnavailableError(absl::StrCat("cannot create directory '",
-                                                   path.parent_path().string(),
-                                                   "': ", ec.message()));
+        return absl::UnavailableError(absl::StrCat(
+            "cannot create directory '", path.parent_path().string(), "': ", ec.message()));
       }
     }
     // Open by "file:" URI so that '?' or '#' in a path is not taken as URI
@@ -637,8 +632,8 @@ absl::Status SqliteStore::Init() {
                      "VALUES (0, ?, ?, 'active', ?, ?)"));
     const int64_t now = options_.clock->NowMillis();
     insert.BindText(1, kDefaultExperimentName);
-    insert.BindText(2, ExpandArtifactLocation(options_.default_artifact_root,
-                                              kDefaultExperimentId, /*append_id_if_missing=*/true));
+    insert.BindText(2, ExpandArtifactLocation(options_.default_artifact_root, kDefaultExperimentId,
+                                              /*append_id_if_missing=*/true));
     insert.BindInt(3, now);
     insert.BindInt(4, now);
     return insert.Run();
@@ -766,7 +761,8 @@ absl::StatusOr<std::string> SqliteStore::CreateExperiment(std::string_view name,
     FERRY_ASSIGN_OR_RETURN(bool taken, exists.Step());
     FERRY_RETURN_IF_ERROR(exists.Run());
     if (taken) {
-      return absl::AlreadyExistsError(absl::StrCat("Experiment '", internal::Sv(name), "' already exists."));
+      return absl::AlreadyExistsError(
+          absl::StrCat("Experiment '", internal::Sv(name), "' already exists."));
     }
     const int64_t now = options_.clock->NowMillis();
     FERRY_ASSIGN_OR_RETURN(
@@ -810,10 +806,9 @@ absl::StatusOr<Experiment> SqliteStore::GetExperiment(std::string_view experimen
 
 absl::StatusOr<Experiment> SqliteStore::GetExperimentByName(std::string_view name) {
   return Read([&](Connection& conn) -> absl::StatusOr<Experiment> {
-    FERRY_ASSIGN_OR_RETURN(
-        Statement s,
-        conn.Prepare(absl::StrCat("SELECT ", kExperimentColumns,
-                                  " FROM experiments e WHERE e.name = ?")));
+    FERRY_ASSIGN_OR_RETURN(Statement s,
+                           conn.Prepare(absl::StrCat("SELECT ", kExperimentColumns,
+                                                     " FROM experiments e WHERE e.name = ?")));
     s.BindText(1, name);
     FERRY_ASSIGN_OR_RETURN(bool found, s.Step());
     if (!found) {
@@ -829,9 +824,9 @@ absl::StatusOr<Experiment> SqliteStore::GetExperimentByName(std::string_view nam
 
 absl::StatusOr<Page<Experiment>> SqliteStore::SearchExperiments(const ExperimentQuery& query) {
   if (query.max_results < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Invalid value for max_results. It must be a positive integer, but got ",
-        query.max_results));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid value for max_results. It must be a positive integer, but got ",
+                     query.max_results));
   }
   FERRY_ASSIGN_OR_RETURN(int64_t offset, internal::DecodePageToken(query.page_token));
   FERRY_ASSIGN_OR_RETURN(sqlite_internal::SearchSql sql,
@@ -871,10 +866,9 @@ absl::Status SqliteStore::RenameExperiment(std::string_view experiment_id,
       return absl::AlreadyExistsError(
           absl::StrCat("Experiment '", internal::Sv(new_name), "' already exists."));
     }
-    FERRY_ASSIGN_OR_RETURN(
-        Statement update,
-        conn.Prepare("UPDATE experiments SET name = ?, last_update_time = ? "
-                     "WHERE experiment_id = ?"));
+    FERRY_ASSIGN_OR_RETURN(Statement update,
+                           conn.Prepare("UPDATE experiments SET name = ?, last_update_time = ? "
+                                        "WHERE experiment_id = ?"));
     update.BindText(1, new_name);
     update.BindInt(2, options_.clock->NowMillis());
     update.BindText(3, e.experiment_id);
@@ -957,7 +951,8 @@ absl::Status SqliteStore::DeleteExperimentTag(std::string_view experiment_id,
     FERRY_RETURN_IF_ERROR(s.Run());
     if (conn.Changes() == 0) {
       return absl::NotFoundError(absl::StrCat("No tag with name: ", internal::Sv(key),
-                                              " in experiment with id ", internal::Sv(experiment_id)));
+                                              " in experiment with id ",
+                                              internal::Sv(experiment_id)));
     }
     return absl::OkStatus();
   });
@@ -1034,8 +1029,8 @@ absl::StatusOr<RunInfo> SqliteStore::UpdateRun(std::string_view run_id, const Ru
     FERRY_ASSIGN_OR_RETURN(RunRow row, LoadActiveRunRow(conn, run_id));
     if (update.status) row.info.status = *update.status;
     if (update.end_time) row.info.end_time = *update.end_time;
-    FERRY_ASSIGN_OR_RETURN(
-        Statement s, conn.Prepare("UPDATE runs SET status = ?, end_time = ? WHERE id = ?"));
+    FERRY_ASSIGN_OR_RETURN(Statement s,
+                           conn.Prepare("UPDATE runs SET status = ?, end_time = ? WHERE id = ?"));
     s.BindText(1, row.info.status);
     if (row.info.end_time) {
       s.BindInt(2, *row.info.end_time);
@@ -1076,8 +1071,7 @@ absl::Status SqliteStore::RestoreRun(std::string_view run_id) {
 }
 
 absl::Status SqliteStore::LogBatch(std::string_view run_id, const std::vector<Metric>& metrics,
-                                   const std::vector<Param>& params,
-                                   const std::vector<Tag>& tags) {
+                                   const std::vector<Param>& params, const std::vector<Tag>& tags) {
   return Write([&](Connection& conn) -> absl::Status {
     FERRY_ASSIGN_OR_RETURN(RunRow row, LoadActiveRunRow(conn, run_id));
     FERRY_RETURN_IF_ERROR(InsertImmutableParams(conn, "params", "run_id", SqlValue(row.id), params,
@@ -1144,8 +1138,8 @@ absl::Status SqliteStore::DeleteTag(std::string_view run_id, std::string_view ke
     s.BindText(2, key);
     FERRY_RETURN_IF_ERROR(s.Run());
     if (conn.Changes() == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("No tag with name: ", internal::Sv(key), " in run with id ", internal::Sv(run_id)));
+      return absl::NotFoundError(absl::StrCat("No tag with name: ", internal::Sv(key),
+                                              " in run with id ", internal::Sv(run_id)));
     }
     return absl::OkStatus();
   });
@@ -1243,27 +1237,64 @@ absl::Status SqliteStore::LogOutputs(std::string_view run_id,
   });
 }
 
+namespace {
+
+absl::StatusOr<sqlite_internal::RunSearchPlan> PlanRunSearch(Connection& conn,
+                                                             const RunQuery& query) {
+  return sqlite_internal::BuildRunSearch(
+      query, [&](const sqlite_internal::SearchSql& probe) -> absl::StatusOr<int64_t> {
+        FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(probe.sql));
+        s.BindAll(probe.binds);
+        FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
+        const int64_t rows = row ? s.Int(0) : 0;
+        FERRY_RETURN_IF_ERROR(s.Run());
+        return rows;
+      });
+}
+
+}  // namespace
+
 absl::StatusOr<Page<Run>> SqliteStore::SearchRuns(const RunQuery& query) {
   if (query.max_results < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Invalid value for max_results. It must be a positive integer, but got ",
-        query.max_results));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid value for max_results. It must be a positive integer, but got ",
+                     query.max_results));
   }
   FERRY_ASSIGN_OR_RETURN(int64_t offset, internal::DecodePageToken(query.page_token));
-  FERRY_ASSIGN_OR_RETURN(sqlite_internal::SearchSql sql,
-                         sqlite_internal::BuildRunSearch(query, offset));
-  if (sql.sql.empty()) return Page<Run>{};
   return Read([&](Connection& conn) -> absl::StatusOr<Page<Run>> {
-    FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql.sql));
-    s.BindAll(sql.binds);
+    FERRY_ASSIGN_OR_RETURN(sqlite_internal::RunSearchPlan plan, PlanRunSearch(conn, query));
     Page<Run> page;
     std::vector<int64_t> ids;
-    while (true) {
-      FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      RunRow run_row = ReadRunRow(s);
-      ids.push_back(run_row.id);
-      page.items.emplace_back().info = std::move(run_row.info);
+    // One row more than a page tells whether another page follows.
+    int64_t wanted = int64_t{query.max_results} + 1;
+    int64_t skip = offset;  // rows still to skip, counted from the current segment
+    for (size_t i = 0; i < plan.segments.size() && wanted > 0; ++i) {
+      FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(plan.segments[i].sql));
+      std::vector<SqlValue> binds = plan.segments[i].binds;
+      binds.push_back(SqlValue(wanted));
+      binds.push_back(SqlValue(skip));
+      s.BindAll(binds);
+      int64_t got = 0;
+      while (true) {
+        FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        RunRow run_row = ReadRunRow(s);
+        ids.push_back(run_row.id);
+        page.items.emplace_back().info = std::move(run_row.info);
+        ++got;
+      }
+      wanted -= got;
+      if (wanted == 0 || i + 1 == plan.segments.size()) break;
+      if (got > 0 || skip == 0) {
+        skip = 0;  // this segment ended inside the page
+        continue;
+      }
+      // The whole segment lies before the page: skip past it.
+      FERRY_ASSIGN_OR_RETURN(Statement count, conn.Prepare(plan.counts[i].sql));
+      count.BindAll(plan.counts[i].binds);
+      FERRY_ASSIGN_OR_RETURN(bool row, count.Step());
+      skip = std::max<int64_t>(0, skip - (row ? count.Int(0) : 0));
+      FERRY_RETURN_IF_ERROR(count.Run());
     }
     if (page.items.size() > static_cast<size_t>(query.max_results)) {
       page.items.resize(static_cast<size_t>(query.max_results));
@@ -1276,18 +1307,22 @@ absl::StatusOr<Page<Run>> SqliteStore::SearchRuns(const RunQuery& query) {
 }
 
 absl::StatusOr<std::string> SqliteStore::ExplainSearchRuns(const RunQuery& query) {
-  FERRY_ASSIGN_OR_RETURN(int64_t offset, internal::DecodePageToken(query.page_token));
-  FERRY_ASSIGN_OR_RETURN(sqlite_internal::SearchSql sql,
-                         sqlite_internal::BuildRunSearch(query, offset));
-  if (sql.sql.empty()) return std::string("(no query: no experiment ids)");
   return Read([&](Connection& conn) -> absl::StatusOr<std::string> {
-    FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare("EXPLAIN QUERY PLAN " + sql.sql));
-    s.BindAll(sql.binds);
+    FERRY_ASSIGN_OR_RETURN(sqlite_internal::RunSearchPlan plan, PlanRunSearch(conn, query));
     std::string out;
-    while (true) {
-      FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      absl::StrAppend(&out, s.Text(3), "\n");
+    for (size_t i = 0; i < plan.segments.size(); ++i) {
+      if (plan.segments.size() > 1) absl::StrAppend(&out, "segment ", i, ":\n");
+      FERRY_ASSIGN_OR_RETURN(Statement s,
+                             conn.Prepare("EXPLAIN QUERY PLAN " + plan.segments[i].sql));
+      std::vector<SqlValue> binds = plan.segments[i].binds;
+      binds.push_back(SqlValue(int64_t{query.max_results} + 1));
+      binds.push_back(SqlValue(int64_t{0}));
+      s.BindAll(binds);
+      while (true) {
+        FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        absl::StrAppend(&out, s.Text(3), "\n");
+      }
     }
     return out;
   });
@@ -1303,10 +1338,9 @@ absl::StatusOr<Page<Metric>> SqliteStore::GetMetricHistory(std::string_view run_
   return Read([&](Connection& conn) -> absl::StatusOr<Page<Metric>> {
     FERRY_ASSIGN_OR_RETURN(RunRow row, LoadRunRow(conn, run_id));
     FERRY_ASSIGN_OR_RETURN(
-        Statement s,
-        conn.Prepare("SELECT key, value, step, timestamp, is_nan FROM metrics "
-                     "WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value "
-                     "LIMIT ? OFFSET ?"));
+        Statement s, conn.Prepare("SELECT key, value, step, timestamp, is_nan FROM metrics "
+                                  "WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value "
+                                  "LIMIT ? OFFSET ?"));
     s.BindInt(1, row.id);
     s.BindText(2, key);
     s.BindInt(3, max_results > 0 ? int64_t{max_results} + 1 : -1);
@@ -1335,9 +1369,9 @@ absl::StatusOr<std::vector<Metric>> SqliteStore::GetMetricHistoryBulkInterval(
         absl::StrCat("max_results must be a positive integer, but got ", max_results));
   }
   if (start_step && end_step && *start_step > *end_step) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "end_step must be greater than start_step. Found start_step=", *start_step,
-        " and end_step=", *end_step, "."));
+    return absl::InvalidArgumentError(
+        absl::StrCat("end_step must be greater than start_step. Found start_step=", *start_step,
+                     " and end_step=", *end_step, "."));
   }
   return Read([&](Connection& conn) -> absl::StatusOr<std::vector<Metric>> {
     struct RunSteps {
@@ -1365,7 +1399,8 @@ absl::StatusOr<std::vector<Metric>> SqliteStore::GetMetricHistoryBulkInterval(
       }
     }
     std::vector<int64_t> all_steps;
-    for (const RunSteps& r : runs) all_steps.insert(all_steps.end(), r.steps.begin(), r.steps.end());
+    for (const RunSteps& r : runs)
+      all_steps.insert(all_steps.end(), r.steps.begin(), r.steps.end());
     std::sort(all_steps.begin(), all_steps.end());
     all_steps.erase(std::unique(all_steps.begin(), all_steps.end()), all_steps.end());
     std::vector<Metric> out;
@@ -1467,9 +1502,9 @@ absl::StatusOr<LoggedModel> SqliteStore::FinalizeLoggedModel(std::string_view mo
                                                              std::string_view status) {
   return Write([&](Connection& conn) -> absl::StatusOr<LoggedModel> {
     FERRY_RETURN_IF_ERROR(LoggedModelExperiment(conn, model_id).status());
-    FERRY_ASSIGN_OR_RETURN(
-        Statement s, conn.Prepare("UPDATE logged_models SET status = ?, "
-                                  "last_updated_timestamp_ms = ? WHERE model_id = ?"));
+    FERRY_ASSIGN_OR_RETURN(Statement s,
+                           conn.Prepare("UPDATE logged_models SET status = ?, "
+                                        "last_updated_timestamp_ms = ? WHERE model_id = ?"));
     s.BindText(1, status);
     s.BindInt(2, options_.clock->NowMillis());
     s.BindText(3, model_id);
@@ -1506,7 +1541,8 @@ absl::Status SqliteStore::DeleteLoggedModelTag(std::string_view model_id, std::s
     FERRY_RETURN_IF_ERROR(s.Run());
     if (conn.Changes() == 0) {
       return absl::NotFoundError(absl::StrCat("No tag with key '", internal::Sv(key),
-                                              "' found for model with ID '", internal::Sv(model_id), "'."));
+                                              "' found for model with ID '", internal::Sv(model_id),
+                                              "'."));
     }
     return absl::OkStatus();
   });
@@ -1517,17 +1553,16 @@ absl::Status SqliteStore::LogLoggedModelParams(std::string_view model_id,
   return Write([&](Connection& conn) -> absl::Status {
     FERRY_RETURN_IF_ERROR(LoggedModelExperiment(conn, model_id).status());
     return InsertImmutableParams(conn, "logged_model_params", "model_id",
-                                 SqlValue(std::string(model_id)), params, "logged model",
-                                 model_id);
+                                 SqlValue(std::string(model_id)), params, "logged model", model_id);
   });
 }
 
 absl::Status SqliteStore::DeleteLoggedModel(std::string_view model_id) {
   return Write([&](Connection& conn) -> absl::Status {
     FERRY_RETURN_IF_ERROR(LoggedModelExperiment(conn, model_id).status());
-    FERRY_ASSIGN_OR_RETURN(
-        Statement s, conn.Prepare("UPDATE logged_models SET lifecycle_stage = 'deleted', "
-                                  "last_updated_timestamp_ms = ? WHERE model_id = ?"));
+    FERRY_ASSIGN_OR_RETURN(Statement s,
+                           conn.Prepare("UPDATE logged_models SET lifecycle_stage = 'deleted', "
+                                        "last_updated_timestamp_ms = ? WHERE model_id = ?"));
     s.BindInt(1, options_.clock->NowMillis());
     s.BindText(2, model_id);
     return s.Run();
@@ -1536,9 +1571,9 @@ absl::Status SqliteStore::DeleteLoggedModel(std::string_view model_id) {
 
 absl::StatusOr<Page<LoggedModel>> SqliteStore::SearchLoggedModels(const LoggedModelQuery& query) {
   if (query.max_results < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Invalid value for max_results. It must be a positive integer, but got ",
-        query.max_results));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid value for max_results. It must be a positive integer, but got ",
+                     query.max_results));
   }
   FERRY_ASSIGN_OR_RETURN(int64_t offset, internal::DecodePageToken(query.page_token));
   FERRY_ASSIGN_OR_RETURN(sqlite_internal::SearchSql sql,

@@ -80,8 +80,7 @@ class SqliteStore : public MetadataStore {
                                                 std::string_view page_token) override;
   absl::StatusOr<std::vector<Metric>> GetMetricHistoryBulkInterval(
       const std::vector<std::string>& run_ids, std::string_view key,
-      std::optional<int64_t> start_step, std::optional<int64_t> end_step,
-      int max_results) override;
+      std::optional<int64_t> start_step, std::optional<int64_t> end_step, int max_results) override;
 
   absl::StatusOr<LoggedModel> CreateLoggedModel(const LoggedModel& model) override;
   absl::StatusOr<LoggedModel> GetLoggedModel(std::string_view model_id) override;
@@ -99,8 +98,9 @@ class SqliteStore : public MetadataStore {
   // check the indexes are used.
   absl::StatusOr<std::string> ExplainSearchRuns(const RunQuery& query);
 
-  // Refreshes the query planner's statistics (PRAGMA optimize). The store
-  // also does this on its own as the data grows; exposed for benchmarks.
+  // Refreshes the query planner's statistics (ANALYZE, bounded by
+  // analysis_limit). The store also does this by itself each time the runs
+  // table has doubled; exposed for benchmarks and tests.
   absl::Status Optimize();
 
  private:
@@ -128,8 +128,8 @@ class SqliteStore : public MetadataStore {
 
   std::mutex writer_mu_;
   std::unique_ptr<sqlite_internal::Connection> writer_;  // guarded by writer_mu_
-  int64_t writes_since_analyze_check_ = 0;                // guarded by writer_mu_
-  int64_t analyzed_runs_ = 0;                             // guarded by writer_mu_
+  int64_t writes_since_analyze_check_ = 0;               // guarded by writer_mu_
+  int64_t analyzed_runs_ = 0;                            // guarded by writer_mu_
 
   std::vector<std::unique_ptr<sqlite_internal::Connection>> all_readers_;
   std::mutex readers_mu_;

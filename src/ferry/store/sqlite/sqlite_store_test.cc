@@ -260,9 +260,8 @@ TEST(SqliteStoreTest, SearchPlanDrivesFromIndexes) {
   ASSERT_TRUE((*store)->Optimize().ok());
   RunQuery q;
   q.experiment_ids = {"0"};
-  q.filter.clauses = {
-      {search::KeyType::kMetric, "x", search::Comparator::kGt, 0.5},
-      {search::KeyType::kParam, "y", search::Comparator::kEq, std::string("v1")}};
+  q.filter.clauses = {{search::KeyType::kMetric, "x", search::Comparator::kGt, 0.5},
+                      {search::KeyType::kParam, "y", search::Comparator::kEq, std::string("v1")}};
   q.order_by = {{search::KeyType::kMetric, "x", false}};
   q.max_results = 100;
   absl::StatusOr<std::string> plan = (*store)->ExplainSearchRuns(q);
@@ -313,8 +312,8 @@ TEST(PageTokenTest, RoundTripsAndRejectsForgeries) {
   EXPECT_EQ(*internal::DecodePageToken(""), 0);
   EXPECT_EQ(*internal::DecodePageToken(internal::EncodePageToken(0)), 0);
   EXPECT_EQ(*internal::DecodePageToken(internal::EncodePageToken(12345)), 12345);
-  for (const std::string bad : {"%%%", "e30=" /* {} */, "WzFd" /* [1] */,
-                                "eyJvZmZzZXQiOjEuNX0=" /* {"offset":1.5} */}) {
+  for (const std::string bad :
+       {"%%%", "e30=" /* {} */, "WzFd" /* [1] */, "eyJvZmZzZXQiOjEuNX0=" /* {"offset":1.5} */}) {
     absl::StatusOr<int64_t> offset = internal::DecodePageToken(bad);
     EXPECT_EQ(offset.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_EQ(offset.status().message(), "Invalid page token");

@@ -118,9 +118,9 @@ std::string MetadataStoreConformanceTest::CreateExperiment(const std::string& na
   return id.value_or("");
 }
 
-store::Run MetadataStoreConformanceTest::CreateRun(const std::string& experiment_id, int64_t start_time,
-                                            const std::string& run_name,
-                                            const std::vector<Tag>& tags) {
+store::Run MetadataStoreConformanceTest::CreateRun(const std::string& experiment_id,
+                                                   int64_t start_time, const std::string& run_name,
+                                                   const std::vector<Tag>& tags) {
   NewRun r;
   r.experiment_id = experiment_id;
   r.user_id = "alice";
@@ -292,8 +292,7 @@ TEST_P(MetadataStoreConformanceTest, ExperimentTags) {
   EXPECT_EQ(store().DeleteExperimentTag(id, "k").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store().SetExperimentTag("55555", {"k", "v"}).code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(store().DeleteExperiment(id).ok());
-  EXPECT_EQ(store().SetExperimentTag(id, {"k", "v"}).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store().SetExperimentTag(id, {"k", "v"}).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_P(MetadataStoreConformanceTest, SearchExperimentsPagesThroughEverything) {
@@ -338,9 +337,9 @@ TEST_P(MetadataStoreConformanceTest, SearchExperimentsFiltersAndOrders) {
     return page.ok() ? ExperimentNames(page->items) : std::vector<std::string>{};
   };
   const auto kName = KeyType::kAttribute;
-  EXPECT_THAT(names({C(kName, "name", Comparator::kLike, std::string("exp-%"))},
-                    {O(kName, "name", true)}),
-              ElementsAre("exp-Alpha", "exp-beta"));
+  EXPECT_THAT(
+      names({C(kName, "name", Comparator::kLike, std::string("exp-%"))}, {O(kName, "name", true)}),
+      ElementsAre("exp-Alpha", "exp-beta"));
   // LIKE is case-sensitive, ILIKE is not.
   EXPECT_THAT(names({C(kName, "name", Comparator::kLike, std::string("%alpha"))}), ElementsAre());
   EXPECT_THAT(names({C(kName, "name", Comparator::kILike, std::string("%ALPHA"))}),
@@ -385,9 +384,9 @@ TEST_P(MetadataStoreConformanceTest, SearchExperimentsViewTypes) {
 TEST_P(MetadataStoreConformanceTest, InvalidPageTokensAreInvalidArgument) {
   std::string exp = CreateExperiment("tokens");
   store::Run run = CreateRun(exp);
-  for (const std::string token : {"garbage!", "bm90IGpzb24=" /* "not json" */,
-                                  "eyJvZmZzZXQiOi0xfQ==" /* {"offset":-1} */,
-                                  "eyJvZmZzZXQiOiJ4In0=" /* {"offset":"x"} */}) {
+  for (const std::string token :
+       {"garbage!", "bm90IGpzb24=" /* "not json" */, "eyJvZmZzZXQiOi0xfQ==" /* {"offset":-1} */,
+        "eyJvZmZzZXQiOiJ4In0=" /* {"offset":"x"} */}) {
     SCOPED_TRACE(token);
     ExperimentQuery eq;
     eq.page_token = token;
@@ -415,8 +414,7 @@ TEST_P(MetadataStoreConformanceTest, CreateRunAndGetRun) {
   EXPECT_EQ(created.info.run_id.size(), 32u);
   EXPECT_EQ(created.info.run_name, "my-run");
   EXPECT_EQ(created.info.status, "RUNNING");
-  EXPECT_EQ(created.info.artifact_uri,
-            "file:///artifacts/" + created.info.run_id + "/artifacts");
+  EXPECT_EQ(created.info.artifact_uri, "file:///artifacts/" + created.info.run_id + "/artifacts");
   absl::StatusOr<store::Run> got = store().GetRun(created.info.run_id);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->info.run_id, created.info.run_id);
@@ -481,8 +479,7 @@ TEST_P(MetadataStoreConformanceTest, UnknownRunIsNotFoundEverywhere) {
   EXPECT_EQ(store().DeleteTag(id, "t").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store().LogInputs(id, {}, {}).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store().LogOutputs(id, {}).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store().GetMetricHistory(id, "m", 0, "").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store().GetMetricHistory(id, "m", 0, "").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_P(MetadataStoreConformanceTest, UpdateRunSetsStatusEndTimeAndName) {
@@ -571,9 +568,9 @@ TEST_P(MetadataStoreConformanceTest, LogBatchIsAtomic) {
   store::Run run = CreateRun(exp);
   const std::string& id = run.info.run_id;
   Log(id, {}, {{"p", "old"}});
-  absl::Status s = store().LogBatch(id, {M("loss", 0.5, 1, 1), M("acc", 0.9, 1, 1)},
-                                    {{"fresh", "x"}, {"p", "new"}},
-                                    {{"t", "v"}, {"mlflow.runName", "renamed"}});
+  absl::Status s =
+      store().LogBatch(id, {M("loss", 0.5, 1, 1), M("acc", 0.9, 1, 1)},
+                       {{"fresh", "x"}, {"p", "new"}}, {{"t", "v"}, {"mlflow.runName", "renamed"}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   absl::StatusOr<store::Run> got = store().GetRun(id);
   ASSERT_TRUE(got.ok());
@@ -589,8 +586,7 @@ TEST_P(MetadataStoreConformanceTest, LogBatchIsAtomic) {
 TEST_P(MetadataStoreConformanceTest, ConflictingParamsInOneBatchWriteNothing) {
   std::string exp = CreateExperiment("conflict-in-batch");
   store::Run run = CreateRun(exp);
-  absl::Status s =
-      store().LogBatch(run.info.run_id, {M("m", 1)}, {{"k", "1"}, {"k", "2"}}, {});
+  absl::Status s = store().LogBatch(run.info.run_id, {M("m", 1)}, {{"k", "1"}, {"k", "2"}}, {});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   absl::StatusOr<store::Run> got = store().GetRun(run.info.run_id);
   ASSERT_TRUE(got.ok());
@@ -738,11 +734,9 @@ TEST_P(MetadataStoreConformanceTest, BulkIntervalSamplesEvenlyAndKeepsEnds) {
   EXPECT_THAT(Steps(*window), ElementsAre(10, 11, 12, 13, 14));
   EXPECT_EQ(window->front().value, 90);
 
-  EXPECT_EQ(store()
-                .GetMetricHistoryBulkInterval({a.info.run_id}, "loss", 20, 10, 10)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store().GetMetricHistoryBulkInterval({a.info.run_id}, "loss", 20, 10, 10).status().code(),
+      absl::StatusCode::kInvalidArgument);
   absl::StatusOr<std::vector<Metric>> none = store().GetMetricHistoryBulkInterval(
       {a.info.run_id}, "no-such-metric", std::nullopt, std::nullopt, 10);
   ASSERT_TRUE(none.ok());
@@ -802,9 +796,8 @@ TEST_P(MetadataStoreConformanceTest, SearchRunsByMetricWithEveryComparator) {
   // Only the latest value counts: r3 once had 0.1.
   Log(r3.info.run_id, {M("acc", 0.1, 0, -1)});
   auto ids = [&](Comparator op, double v) {
-    std::vector<std::string> got =
-        SearchRunIds(Q(exp, {C(KeyType::kMetric, "acc", op, v)},
-                       {O(KeyType::kAttribute, "start_time", true)}));
+    std::vector<std::string> got = SearchRunIds(
+        Q(exp, {C(KeyType::kMetric, "acc", op, v)}, {O(KeyType::kAttribute, "start_time", true)}));
     return got;
   };
   const std::string &a = r1.info.run_id, &b = r2.info.run_id, &c = r3.info.run_id;
@@ -820,12 +813,12 @@ TEST_P(MetadataStoreConformanceTest, SearchRunsByMetricWithEveryComparator) {
                                    C(KeyType::kMetric, "acc", Comparator::kLt, 0.8)})),
               ElementsAre(b));
   // Comparators a metric cannot take.
-  EXPECT_EQ(store()
-                .SearchRuns(Q(exp, {C(KeyType::kMetric, "acc", Comparator::kLike,
-                                      std::string("0.%"))}))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store()
+          .SearchRuns(Q(exp, {C(KeyType::kMetric, "acc", Comparator::kLike, std::string("0.%"))}))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(MetadataStoreConformanceTest, SearchRunsNaNMatchesOnlyNotEqual) {
@@ -835,8 +828,8 @@ TEST_P(MetadataStoreConformanceTest, SearchRunsNaNMatchesOnlyNotEqual) {
   Log(num.info.run_id, {M("m", 0.0)});
   Log(inf.info.run_id, {M("m", kInf)});
   auto ids = [&](Comparator op, double v) {
-    return SearchRunIds(Q(exp, {C(KeyType::kMetric, "m", op, v)},
-                          {O(KeyType::kAttribute, "start_time", true)}));
+    return SearchRunIds(
+        Q(exp, {C(KeyType::kMetric, "m", op, v)}, {O(KeyType::kAttribute, "start_time", true)}));
   };
   EXPECT_THAT(ids(Comparator::kGe, -1e300), ElementsAre(num.info.run_id, inf.info.run_id));
   EXPECT_THAT(ids(Comparator::kEq, 0.0), ElementsAre(num.info.run_id));
@@ -918,8 +911,8 @@ TEST_P(MetadataStoreConformanceTest, SearchRunsByAttributes) {
   EXPECT_THAT(ids("run_id", Comparator::kEq, b), ElementsAre(b));
   EXPECT_THAT(ids("artifact_uri", Comparator::kLike, std::string("%" + c + "%")), ElementsAre(c));
   EXPECT_EQ(store()
-                .SearchRuns(Q(exp, {C(KeyType::kAttribute, "no_such", Comparator::kEq,
-                                      std::string("x"))}))
+                .SearchRuns(
+                    Q(exp, {C(KeyType::kAttribute, "no_such", Comparator::kEq, std::string("x"))}))
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
@@ -949,18 +942,18 @@ TEST_P(MetadataStoreConformanceTest, SearchRunsByDataset) {
   EXPECT_THAT(ids("context", Comparator::kEq, std::string("eval")), ElementsAre(r2.info.run_id));
   EXPECT_THAT(ids("context", Comparator::kLike, std::string("tr%")),
               ElementsAre(r1.info.run_id, r2.info.run_id));
-  EXPECT_EQ(store()
-                .SearchRuns(Q(exp, {C(KeyType::kDataset, "size", Comparator::kEq,
-                                      std::string("x"))}))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store()
+          .SearchRuns(Q(exp, {C(KeyType::kDataset, "size", Comparator::kEq, std::string("x"))}))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(MetadataStoreConformanceTest, OrderByMetricPutsNaNThenMissingLast) {
   std::string exp = CreateExperiment("order-metric");
   store::Run low = CreateRun(exp, 1), high = CreateRun(exp, 2), nan = CreateRun(exp, 3),
-      missing = CreateRun(exp, 4), mid = CreateRun(exp, 5);
+             missing = CreateRun(exp, 4), mid = CreateRun(exp, 5);
   Log(low.info.run_id, {M("m", -1)});
   Log(high.info.run_id, {M("m", 10)});
   Log(nan.info.run_id, {M("m", kNaN)});
@@ -1006,10 +999,10 @@ TEST_P(MetadataStoreConformanceTest, DefaultOrderIsStartTimeDescThenRunId) {
   EXPECT_THAT(SearchRunIds(Q(exp)),
               ElementsAre(last.info.run_id, tied[0], tied[1], tied[2], first.info.run_id));
   // Ties on an order_by key fall back to start_time DESC, then run id.
-  std::vector<std::string> by_status = SearchRunIds(
-      Q(exp, {}, {O(KeyType::kAttribute, "status", true)}));
-  EXPECT_THAT(by_status, ElementsAre(last.info.run_id, tied[0], tied[1], tied[2],
-                                     first.info.run_id));
+  std::vector<std::string> by_status =
+      SearchRunIds(Q(exp, {}, {O(KeyType::kAttribute, "status", true)}));
+  EXPECT_THAT(by_status,
+              ElementsAre(last.info.run_id, tied[0], tied[1], tied[2], first.info.run_id));
   EXPECT_THAT(SearchRunIds(Q(exp, {}, {O(KeyType::kAttribute, "start_time", true)})),
               ElementsAre(first.info.run_id, tied[0], tied[1], tied[2], last.info.run_id));
 }
@@ -1053,6 +1046,45 @@ TEST_P(MetadataStoreConformanceTest, SearchRunsPagingIsCompleteAndStable) {
   absl::StatusOr<Page<store::Run>> page = store().SearchRuns(q);
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->items.size(), 25u);
+  EXPECT_TRUE(page->next_page_token.empty());
+}
+
+TEST_P(MetadataStoreConformanceTest, PagingCrossesValuedNaNAndMissingRuns) {
+  std::string exp = CreateExperiment("paging-segments");
+  for (int i = 0; i < 13; ++i) {
+    store::Run r = CreateRun(exp, 100 + i % 3);
+    if (i % 4 == 0) continue;  // no metric, no param
+    Log(r.info.run_id, {M("m", i % 4 == 1 ? kNaN : i % 5)}, {{"p", std::to_string(i % 3)}});
+  }
+  for (const auto& order : std::vector<std::vector<OrderBy>>{
+           {O(KeyType::kMetric, "m", true)},
+           {O(KeyType::kMetric, "m", false), O(KeyType::kParam, "p", true)},
+           {O(KeyType::kParam, "p", false)}}) {
+    RunQuery q = Q(exp, {}, order);
+    const std::vector<std::string> unpaged = SearchRunIds(q);
+    ASSERT_EQ(unpaged.size(), 13u);
+    for (int page_size : {1, 2, 3, 5}) {
+      SCOPED_TRACE(page_size);
+      q.max_results = page_size;
+      EXPECT_EQ(SearchAllRunIds(q), unpaged);
+    }
+    q.max_results = 1000;
+  }
+  // The page that starts inside the missing-key runs, reached directly.
+  RunQuery q = Q(exp, {}, {O(KeyType::kMetric, "m", true)});
+  const std::vector<std::string> unpaged = SearchRunIds(q);
+  q.max_results = 3;
+  absl::StatusOr<Page<store::Run>> page;
+  for (int i = 0; i < 4; ++i) {
+    page = store().SearchRuns(q);
+    ASSERT_TRUE(page.ok());
+    q.page_token = page->next_page_token;
+  }
+  // 13 runs in pages of 3: the fifth page holds the last missing-key run.
+  page = store().SearchRuns(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].info.run_id, unpaged.back());
   EXPECT_TRUE(page->next_page_token.empty());
 }
 
@@ -1190,14 +1222,12 @@ TEST_P(MetadataStoreConformanceTest, LoggedModelTagsAndParams) {
   ASSERT_TRUE(store().DeleteLoggedModelTag("m-t", "j").ok());
   EXPECT_THAT(store().GetLoggedModel("m-t")->tags, ElementsAre(Tag{"k", "3"}));
   EXPECT_EQ(store().DeleteLoggedModelTag("m-t", "j").code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store().SetLoggedModelTags("m-none", {{"k", "v"}}).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store().SetLoggedModelTags("m-none", {{"k", "v"}}).code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(store().LogLoggedModelParams("m-t", {{"p", "1"}}).ok());
   ASSERT_TRUE(store().LogLoggedModelParams("m-t", {{"p", "1"}, {"q", "2"}}).ok());
   EXPECT_EQ(store().LogLoggedModelParams("m-t", {{"p", "changed"}}).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(store().GetLoggedModel("m-t")->params,
-              ElementsAre(Param{"p", "1"}, Param{"q", "2"}));
+  EXPECT_THAT(store().GetLoggedModel("m-t")->params, ElementsAre(Param{"p", "1"}, Param{"q", "2"}));
 }
 
 TEST_P(MetadataStoreConformanceTest, DeleteLoggedModelHidesIt) {
@@ -1273,8 +1303,7 @@ TEST_P(MetadataStoreConformanceTest, SearchLoggedModelsFiltersOrdersAndPages) {
   EXPECT_THAT(ids({}), ElementsAre("m-4", "m-3", "m-2", "m-1", "m-0"));
   EXPECT_THAT(ids({C(KeyType::kAttribute, "name", Comparator::kEq, std::string("even"))}),
               ElementsAre("m-4", "m-2", "m-0"));
-  EXPECT_THAT(ids({C(KeyType::kMetric, "acc", Comparator::kGe, 0.2)}),
-              ElementsAre("m-3", "m-2"));
+  EXPECT_THAT(ids({C(KeyType::kMetric, "acc", Comparator::kGe, 0.2)}), ElementsAre("m-3", "m-2"));
   EXPECT_THAT(ids({C(KeyType::kParam, "size", Comparator::kEq, std::string("large"))}),
               ElementsAre("m-4", "m-3"));
   EXPECT_THAT(ids({C(KeyType::kTag, "idx", Comparator::kIn, std::vector<std::string>{"0", "1"})}),
@@ -1367,8 +1396,7 @@ TEST_P(MetadataStoreConformanceTest, ConcurrentCreateExperimentWithOneNameHasOne
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10; ++i) {
-        absl::StatusOr<std::string> id =
-            store().CreateExperiment(absl::StrCat("race-", i), "", {});
+        absl::StatusOr<std::string> id = store().CreateExperiment(absl::StrCat("race-", i), "", {});
         if (id.ok()) {
           ++created;
         } else if (absl::IsAlreadyExists(id.status())) {

@@ -13,8 +13,8 @@
 // where the tests register themselves.)
 
 #include <functional>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -54,7 +54,7 @@ class MetadataStoreConformanceTest : public ::testing::TestWithParam<StoreFactor
   // store fails, so each test reads as a sequence of expectations.
   std::string CreateExperiment(const std::string& name, const std::vector<Tag>& tags = {});
   store::Run CreateRun(const std::string& experiment_id, int64_t start_time = 1000,
-                const std::string& run_name = "", const std::vector<Tag>& tags = {});
+                       const std::string& run_name = "", const std::vector<Tag>& tags = {});
   void Log(const std::string& run_id, const std::vector<Metric>& metrics,
            const std::vector<Param>& params = {}, const std::vector<Tag>& tags = {});
   // Run ids SearchRuns returns for `query` (first page only).

@@ -1,10 +1,10 @@
-#include "ferry/store/internal/strings.h"
 #include "ferry/store/sqlite/internal/connection.h"
 
 #include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ferry/store/internal/strings.h"
 
 namespace ferry::store::sqlite_internal {
 
@@ -32,8 +32,8 @@ void Statement::BindDouble(int index, double value) {
 }
 
 void Statement::BindText(int index, std::string_view value) {
-  Check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                            SQLITE_UTF8));
+  Check(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 void Statement::BindNull(int index) { Check(sqlite3_bind_null(stmt_, index)); }
@@ -139,7 +139,8 @@ absl::StatusOr<Statement> Connection::Prepare(const std::string& sql) {
 }
 
 absl::Status Connection::Error(int rc, std::string_view what) const {
-  std::string message = absl::StrCat("SQLite error: ", sqlite3_errmsg(db_), " [", internal::Sv(what), "]");
+  std::string message =
+      absl::StrCat("SQLite error: ", sqlite3_errmsg(db_), " [", internal::Sv(what), "]");
   switch (rc) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:

@@ -42,11 +42,11 @@ void LikeFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     return;
   }
   auto sensitivity = *static_cast<const CaseSensitivity*>(sqlite3_user_data(ctx));
-  sqlite3_result_int(ctx, LikeMatch(std::string_view(value, static_cast<size_t>(value_len)),
-                                    std::string_view(pattern, static_cast<size_t>(pattern_len)),
-                                    sensitivity)
-                              ? 1
-                              : 0);
+  sqlite3_result_int(
+      ctx, LikeMatch(std::string_view(value, static_cast<size_t>(value_len)),
+                     std::string_view(pattern, static_cast<size_t>(pattern_len)), sensitivity)
+               ? 1
+               : 0);
 }
 
 constexpr CaseSensitivity kSensitive = CaseSensitivity::kSensitive;
@@ -86,9 +86,9 @@ absl::Status RegisterLikeFunctions(sqlite3* db) {
   const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
   for (const auto& [name, sensitivity] :
        {std::pair{"ferry_like", &kSensitive}, std::pair{"ferry_ilike", &kInsensitive}}) {
-    int rc = sqlite3_create_function_v2(db, name, 2, flags,
-                                        const_cast<CaseSensitivity*>(sensitivity), LikeFunction,
-                                        nullptr, nullptr, nullptr);
+    int rc =
+        sqlite3_create_function_v2(db, name, 2, flags, const_cast<CaseSensitivity*>(sensitivity),
+                                   LikeFunction, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) {
       return absl::InternalError(absl::StrCat("cannot register ", name, ": ", sqlite3_errstr(rc)));
     }

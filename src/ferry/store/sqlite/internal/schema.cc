@@ -192,7 +192,8 @@ absl::StatusOr<int> CurrentSchemaVersion(Connection* conn) {
   absl::Status created =
       conn->Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
   if (!created.ok()) return created;
-  absl::StatusOr<Statement> stmt = conn->Prepare("SELECT coalesce(max(version), 0) FROM schema_version");
+  absl::StatusOr<Statement> stmt =
+      conn->Prepare("SELECT coalesce(max(version), 0) FROM schema_version");
   if (!stmt.ok()) return stmt.status();
   absl::StatusOr<bool> row = stmt->Step();
   if (!row.ok()) return row.status();
@@ -208,9 +209,9 @@ absl::Status Migrate(Connection* conn) {
     absl::StatusOr<int> current = CurrentSchemaVersion(conn);
     if (!current.ok()) return current.status();
     if (*current > LatestSchemaVersion()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("database schema version ", *current,
-                       " is newer than this Ferry supports (", LatestSchemaVersion(), ")"));
+      return absl::FailedPreconditionError(absl::StrCat("database schema version ", *current,
+                                                        " is newer than this Ferry supports (",
+                                                        LatestSchemaVersion(), ")"));
     }
     if (*current >= migration.version) continue;
     absl::Status status = conn->Exec(migration.sql);

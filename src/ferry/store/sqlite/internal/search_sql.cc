@@ -141,8 +141,8 @@ absl::StatusOr<std::string> CompareSql(absl::string_view column, ValueKind kind,
   }
   const auto* text = std::get_if<std::string>(&c.value);
   if (text == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("Expected a string value for ",
-                                                   KeyTypeText(c.key_type), " '", c.key, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Expected a string value for ", KeyTypeText(c.key_type), " '", c.key, "'"));
   }
   binds->push_back(SqlValue(*text));
   if (c.op == Comparator::kLike) return absl::StrCat("ferry_like(", column, ", ?)");
@@ -187,9 +187,8 @@ struct Query {
     auto [it, inserted] = joined.try_emplace({type, key});
     if (inserted) {
       it->second.alias = NewAlias("k");
-      absl::StrAppend(&joins, " JOIN ", table, " ", it->second.alias, " ON ", it->second.alias,
-                      ".", owner_column, " = ", owner_ref, " AND ", it->second.alias,
-                      ".key = ?");
+      absl::StrAppend(&joins, " JOIN ", table, " ", it->second.alias, " ON ", it->second.alias, ".",
+                      owner_column, " = ", owner_ref, " AND ", it->second.alias, ".key = ?");
       join_binds.push_back(SqlValue(key));
     }
     return it->second;
@@ -244,8 +243,8 @@ std::optional<std::string> LifecycleClause(absl::string_view column, ViewType vi
 }
 
 absl::Status UnsupportedKey(absl::string_view entity, const std::string& key, KeyType type) {
-  return absl::InvalidArgumentError(absl::StrCat("Invalid ", KeyTypeText(type), " key '", key,
-                                                 "' for searching ", entity));
+  return absl::InvalidArgumentError(
+      absl::StrCat("Invalid ", KeyTypeText(type), " key '", key, "' for searching ", entity));
 }
 
 // ---------------------------------------------------------------------------
@@ -268,52 +267,107 @@ std::optional<Column> RunAttribute(const std::string& key) {
   return it->second;
 }
 
-absl::Status AddRunClause(Query& q, const Comparison& c) {
+// An inner-joined key table (latest_metrics, params or tags) for one key,
+// with the conditions on its row. Conditions live in WHERE, not ON, so that
+// the bind order follows the text however the joins are arranged.
+struct Source {
+  KeyType type = KeyType::kMetric;
+  std::string key;
+  std::string table;
+  std::string alias;
+  std::vector<std::string> conds;
+  std::vector<SqlValue> binds;
+  // Some condition can be answered from the (key, value, run_id) index.
+  bool indexable = false;
+  // Every row left by the conditions has a non-NaN value.
+  bool value_not_nan = false;
+};
+
+bool IndexableOp(Comparator op) {
+  return op == Comparator::kEq || op == Comparator::kLt || op == Comparator::kLe ||
+         op == Comparator::kGt || op == Comparator::kGe || op == Comparator::kIn;
+}
+
+// The filter of a run search, before it is arranged into SELECTs.
+struct RunFilter {
+  std::vector<Source> sources;
+  std::vector<std::string> run_where;  // on r: experiments, stage, attributes, datasets
+  std::vector<SqlValue> run_binds;
+  int next_alias = 0;
+  // r.experiment_id = ? AND r.lifecycle_stage = ?: runs_by_experiment can
+  // then yield runs in start_time order.
+  bool runs_index_ordered = false;
+
+  Source* Find(KeyType type, const std::string& key) {
+    for (Source& s : sources) {
+      if (s.type == type && s.key == key) return &s;
+    }
+    return nullptr;
+  }
+};
+
+const char* KeyTable(KeyType type) {
+  switch (type) {
+    case KeyType::kMetric:
+      return "latest_metrics";
+    case KeyType::kParam:
+      return "params";
+    default:
+      return "tags";
+  }
+}
+
+absl::Status AddRunClause(RunFilter& f, const Comparison& c) {
   switch (c.key_type) {
     case KeyType::kAttribute: {
       std::optional<Column> col = RunAttribute(c.key);
       if (!col) return UnsupportedKey("runs", c.key, c.key_type);
-      FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(col->sql, col->kind, c, &q.where_binds));
-      q.where.push_back(std::move(cmp));
+      FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(col->sql, col->kind, c, &f.run_binds));
+      f.run_where.push_back(std::move(cmp));
       return absl::OkStatus();
     }
-    case KeyType::kMetric: {
-      Query::Joined& j = q.JoinKey(KeyType::kMetric, c.key, "latest_metrics", "run_id", "r.id");
-      FERRY_ASSIGN_OR_RETURN(std::string cmp,
-                             CompareMetricSql(absl::StrCat(j.alias, ".value"),
-                                              absl::StrCat(j.alias, ".is_nan"), c,
-                                              &q.where_binds));
-      // Any comparison but != fails on NULL, so the rows left are not NaN.
-      if (c.op != Comparator::kNe) j.value_not_nan = true;
-      q.where.push_back(std::move(cmp));
-      return absl::OkStatus();
-    }
+    case KeyType::kMetric:
     case KeyType::kParam:
     case KeyType::kTag: {
-      const bool param = c.key_type == KeyType::kParam;
-      Query::Joined& j =
-          q.JoinKey(c.key_type, c.key, param ? "params" : "tags", "run_id", "r.id");
-      j.value_not_nan = true;
-      FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(absl::StrCat(j.alias, ".value"),
-                                                         ValueKind::kString, c, &q.where_binds));
-      q.where.push_back(std::move(cmp));
+      Source* s = f.Find(c.key_type, c.key);
+      if (s == nullptr) {
+        s = &f.sources.emplace_back();
+        s->type = c.key_type;
+        s->key = c.key;
+        s->table = KeyTable(c.key_type);
+        s->alias = absl::StrCat("k", f.next_alias++);
+      }
+      std::string cmp;
+      if (c.key_type == KeyType::kMetric) {
+        FERRY_ASSIGN_OR_RETURN(cmp,
+                               CompareMetricSql(absl::StrCat(s->alias, ".value"),
+                                                absl::StrCat(s->alias, ".is_nan"), c, &s->binds));
+        // Any comparison but != fails on NULL, so the rows left are not NaN.
+        if (c.op != Comparator::kNe) s->value_not_nan = true;
+      } else {
+        FERRY_ASSIGN_OR_RETURN(
+            cmp, CompareSql(absl::StrCat(s->alias, ".value"), ValueKind::kString, c, &s->binds));
+        s->value_not_nan = true;
+      }
+      if (IndexableOp(c.op)) s->indexable = true;
+      s->conds.push_back(std::move(cmp));
       return absl::OkStatus();
     }
     case KeyType::kDataset: {
       if (c.key == "name" || c.key == "digest") {
         FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(absl::StrCat("d.", c.key),
-                                                           ValueKind::kString, c, &q.where_binds));
-        q.where.push_back(absl::StrCat(
+                                                           ValueKind::kString, c, &f.run_binds));
+        f.run_where.push_back(absl::StrCat(
             "EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid "
             "WHERE i.run_id = r.id AND ",
             cmp, ")"));
         return absl::OkStatus();
       }
       if (c.key == "context") {
-        q.where_binds.push_back(SqlValue(std::string(kDatasetContextTag)));
+        f.run_binds.push_back(SqlValue(std::string(kDatasetContextTag)));
         FERRY_ASSIGN_OR_RETURN(std::string cmp,
-                               CompareSql("t.value", ValueKind::kString, c, &q.where_binds));
-        q.where.push_back(absl::StrCat(
+                               CompareSql("t.value", ValueKind::kString, c, &f.run_binds));
+        f.run_where.push_back(absl::StrCat(
             "EXISTS (SELECT 1 FROM inputs i JOIN input_tags t ON t.input_uuid = i.input_uuid "
             "WHERE i.run_id = r.id AND t.name = ? AND ",
             cmp, ")"));
@@ -325,20 +379,159 @@ absl::Status AddRunClause(Query& q, const Comparison& c) {
   return UnsupportedKey("runs", c.key, c.key_type);
 }
 
+// One SELECT of a run search: the sources joined, extra conditions, and the
+// ORDER BY. `driver` names the table SQLite must loop over outermost.
+struct Segment {
+  std::vector<Source> sources;
+  std::vector<std::string> where;  // after the sources' and the filter's own
+  std::vector<SqlValue> where_binds;
+  std::vector<std::string> order;
+  // A source whose (key, value) index yields rows in the order of `order`'s
+  // first term, if any.
+  std::optional<size_t> order_source;
+  enum class Driver { kPlanner, kRuns, kSource } driver = Driver::kPlanner;
+  size_t driver_source = 0;
+};
+
+struct OrderTail {
+  std::string joins;  // LEFT JOINs for order keys the filter does not join
+  std::vector<SqlValue> join_binds;
+  std::vector<std::string> terms;
+};
+
+SearchSql AssembleSegment(const RunFilter& f, const Segment& seg, const OrderTail& tail,
+                          bool count_only) {
+  SearchSql out;
+  out.sql = count_only ? "SELECT count(*)" : absl::StrCat("SELECT ", kRunColumns);
+  auto join = [&](const Source& s, const char* op) {
+    absl::StrAppend(&out.sql, " ", op, " ", s.table, " ", s.alias, " ON ", s.alias,
+                    ".run_id = r.id");
+  };
+  // CROSS JOIN fixes the loop order in SQLite; the driver goes first.
+  switch (seg.driver) {
+    case Segment::Driver::kSource: {
+      const Source& d = seg.sources[seg.driver_source];
+      absl::StrAppend(&out.sql, " FROM ", d.table, " ", d.alias,
+                      " CROSS JOIN runs r ON r.id = ", d.alias, ".run_id");
+      for (size_t i = 0; i < seg.sources.size(); ++i) {
+        if (i != seg.driver_source) join(seg.sources[i], "CROSS JOIN");
+      }
+      break;
+    }
+    case Segment::Driver::kRuns:
+      out.sql += " FROM runs r";
+      for (const Source& s : seg.sources) join(s, "CROSS JOIN");
+      break;
+    case Segment::Driver::kPlanner:
+      out.sql += " FROM runs r";
+      for (const Source& s : seg.sources) join(s, "JOIN");
+      break;
+  }
+  if (!count_only) {
+    out.sql += tail.joins;
+    out.binds = tail.join_binds;
+  }
+  std::vector<std::string> where;
+  for (const Source& s : seg.sources) {
+    where.push_back(absl::StrCat(s.alias, ".key = ?"));
+    out.binds.push_back(SqlValue(s.key));
+    for (const std::string& c : s.conds) where.push_back(c);
+    out.binds.insert(out.binds.end(), s.binds.begin(), s.binds.end());
+  }
+  where.insert(where.end(), f.run_where.begin(), f.run_where.end());
+  out.binds.insert(out.binds.end(), f.run_binds.begin(), f.run_binds.end());
+  where.insert(where.end(), seg.where.begin(), seg.where.end());
+  out.binds.insert(out.binds.end(), seg.where_binds.begin(), seg.where_binds.end());
+  absl::StrAppend(&out.sql, " WHERE ", absl::StrJoin(where, " AND "));
+  if (!count_only) {
+    std::vector<std::string> order = seg.order;
+    order.insert(order.end(), tail.terms.begin(), tail.terms.end());
+    absl::StrAppend(&out.sql, " ORDER BY ", absl::StrJoin(order, ", "), " LIMIT ? OFFSET ?");
+  }
+  return out;
+}
+
+// Picks the table each segment is driven from:
+// 1. a filter whose index finds fewer than kSelectiveRows rows: loop over
+//    those and sort them (cheap, whatever the order);
+// 2. otherwise an index that yields rows already in ORDER BY order, so that
+//    LIMIT stops the scan early;
+// 3. otherwise SQLite's own choice.
+// SQLite alone cannot do this well: without STAT4 statistics it cannot tell
+// `metrics.acc > 0.99` (few runs) from `metrics.acc > 0` (all runs).
+absl::Status ChooseDriver(Segment& seg, bool runs_order_first, const RunSearchEstimator& estimate,
+                          std::map<std::string, int64_t>& estimates) {
+  std::optional<size_t> best;
+  int64_t best_rows = 0;
+  for (size_t i = 0; i < seg.sources.size(); ++i) {
+    const Source& s = seg.sources[i];
+    if (!s.indexable) continue;
+    const std::string probe_key =
+        absl::StrCat(s.table, "|", s.key, "|", absl::StrJoin(s.conds, "&"));
+    auto it = estimates.find(probe_key);
+    if (it == estimates.end()) {
+      SearchSql probe;
+      probe.sql = absl::StrCat("SELECT count(*) FROM (SELECT 1 FROM ", s.table, " ", s.alias,
+                               " WHERE ", s.alias, ".key = ?");
+      probe.binds.push_back(SqlValue(s.key));
+      for (const std::string& c : s.conds) absl::StrAppend(&probe.sql, " AND ", c);
+      probe.binds.insert(probe.binds.end(), s.binds.begin(), s.binds.end());
+      absl::StrAppend(&probe.sql, " LIMIT ", kSelectiveRows, ")");
+      FERRY_ASSIGN_OR_RETURN(int64_t rows, estimate(probe));
+      it = estimates.emplace(probe_key, rows).first;
+    }
+    if (!best || it->second < best_rows) {
+      best = i;
+      best_rows = it->second;
+    }
+  }
+  if (best && best_rows < kSelectiveRows) {
+    seg.driver = Segment::Driver::kSource;
+    seg.driver_source = *best;
+  } else if (seg.order_source) {
+    seg.driver = Segment::Driver::kSource;
+    seg.driver_source = *seg.order_source;
+  } else if (runs_order_first) {
+    seg.driver = Segment::Driver::kRuns;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::StatusOr<SearchSql> BuildRunSearch(const RunQuery& query, int64_t offset) {
-  Query q;
-  std::optional<std::string> experiments =
-      ExperimentIdClause("r.experiment_id", query.experiment_ids, &q.where_binds);
-  if (!experiments) return SearchSql{};
-  q.where.push_back(*experiments);
-  if (auto stage = LifecycleClause("r.lifecycle_stage", query.view_type)) q.where.push_back(*stage);
-  for (const Comparison& c : query.filter.clauses) FERRY_RETURN_IF_ERROR(AddRunClause(q, c));
+absl::StatusOr<RunSearchPlan> BuildRunSearch(const RunQuery& query,
+                                             const RunSearchEstimator& estimate) {
+  RunFilter f;
+  std::optional<std::string> experiment_clause =
+      ExperimentIdClause("r.experiment_id", query.experiment_ids, &f.run_binds);
+  if (!experiment_clause) return RunSearchPlan{};
+  const size_t experiments = f.run_binds.size();
+  f.run_where.push_back(*experiment_clause);
+  std::optional<std::string> stage = LifecycleClause("r.lifecycle_stage", query.view_type);
+  if (stage) f.run_where.push_back(*stage);
+  f.runs_index_ordered = experiments == 1 && stage.has_value();
+  for (const Comparison& c : query.filter.clauses) FERRY_RETURN_IF_ERROR(AddRunClause(f, c));
 
+  // The first order_by key, when it is a metric, param or tag, splits the
+  // result into segments so that "missing last" needs no CASE in ORDER BY
+  // and an index can deliver each segment in order:
+  //   A: runs with a (non-NaN) value, by value;  B: NaN (metrics);
+  //   C: runs without the key.
+  // Later keys and the tie-breakers order rows within a segment.
+  const search::OrderBy* head = nullptr;
+  size_t tail_from = 0;
+  if (!query.order_by.empty() && query.order_by[0].key_type != KeyType::kAttribute &&
+      query.order_by[0].key_type != KeyType::kDataset) {
+    head = &query.order_by[0];
+    tail_from = 1;
+  }
+
+  OrderTail tail;
   bool ordered_by_start_time = false;
   bool ordered_by_run_id = false;
-  for (const search::OrderBy& ob : query.order_by) {
+  int next_order_alias = 0;
+  for (size_t i = tail_from; i < query.order_by.size(); ++i) {
+    const search::OrderBy& ob = query.order_by[i];
     const char* dir = Direction(ob.ascending);
     switch (ob.key_type) {
       case KeyType::kAttribute: {
@@ -346,43 +539,29 @@ absl::StatusOr<SearchSql> BuildRunSearch(const RunQuery& query, int64_t offset) 
         if (!col) return UnsupportedKey("runs", ob.key, ob.key_type);
         if (ob.key == "start_time") ordered_by_start_time = true;
         if (ob.key == "run_id") ordered_by_run_id = true;
-        if (col->nullable) q.order.push_back(absl::StrCat("(", col->sql, " IS NULL)"));
-        q.order.push_back(absl::StrCat(col->sql, " ", dir));
+        if (col->nullable) tail.terms.push_back(absl::StrCat("(", col->sql, " IS NULL)"));
+        tail.terms.push_back(absl::StrCat(col->sql, " ", dir));
         break;
       }
-      case KeyType::kMetric: {
-        auto it = q.joined.find({KeyType::kMetric, ob.key});
-        if (it != q.joined.end()) {
-          // Filtered on this metric: every row has it; NaN only with !=.
-          if (!it->second.value_not_nan) {
-            q.order.push_back(absl::StrCat(it->second.alias, ".is_nan"));
-          }
-          q.order.push_back(absl::StrCat(it->second.alias, ".value ", dir));
-          break;
-        }
-        std::string alias = q.NewAlias("o");
-        absl::StrAppend(&q.joins, " LEFT JOIN latest_metrics ", alias, " ON ", alias,
-                        ".run_id = r.id AND ", alias, ".key = ?");
-        q.join_binds.push_back(SqlValue(ob.key));
-        q.order.push_back(absl::StrCat("(CASE WHEN ", alias, ".run_id IS NULL THEN 2 WHEN ", alias,
-                                       ".is_nan = 1 THEN 1 ELSE 0 END)"));
-        q.order.push_back(absl::StrCat(alias, ".value ", dir));
-        break;
-      }
+      case KeyType::kMetric:
       case KeyType::kParam:
       case KeyType::kTag: {
-        auto it = q.joined.find({ob.key_type, ob.key});
-        if (it != q.joined.end()) {
-          q.order.push_back(absl::StrCat(it->second.alias, ".value ", dir));
+        if (const Source* s = f.Find(ob.key_type, ob.key)) {
+          if (!s->value_not_nan) tail.terms.push_back(absl::StrCat(s->alias, ".is_nan"));
+          tail.terms.push_back(absl::StrCat(s->alias, ".value ", dir));
           break;
         }
-        std::string alias = q.NewAlias("o");
-        absl::StrAppend(&q.joins, " LEFT JOIN ",
-                        ob.key_type == KeyType::kParam ? "params " : "tags ", alias, " ON ",
+        const std::string alias = absl::StrCat("o", next_order_alias++);
+        absl::StrAppend(&tail.joins, " LEFT JOIN ", KeyTable(ob.key_type), " ", alias, " ON ",
                         alias, ".run_id = r.id AND ", alias, ".key = ?");
-        q.join_binds.push_back(SqlValue(ob.key));
-        q.order.push_back(absl::StrCat("(", alias, ".run_id IS NULL)"));
-        q.order.push_back(absl::StrCat(alias, ".value ", dir));
+        tail.join_binds.push_back(SqlValue(ob.key));
+        if (ob.key_type == KeyType::kMetric) {
+          tail.terms.push_back(absl::StrCat("(CASE WHEN ", alias, ".run_id IS NULL THEN 2 WHEN ",
+                                            alias, ".is_nan = 1 THEN 1 ELSE 0 END)"));
+        } else {
+          tail.terms.push_back(absl::StrCat("(", alias, ".run_id IS NULL)"));
+        }
+        tail.terms.push_back(absl::StrCat(alias, ".value ", dir));
         break;
       }
       case KeyType::kDataset:
@@ -390,10 +569,72 @@ absl::StatusOr<SearchSql> BuildRunSearch(const RunQuery& query, int64_t offset) 
             absl::StrCat("Cannot order runs by dataset key '", ob.key, "'"));
     }
   }
-  if (!ordered_by_start_time) q.order.push_back("r.start_time DESC");
-  if (!ordered_by_run_id) q.order.push_back("r.run_uuid ASC");
-  return q.Finish(absl::StrCat("SELECT ", kRunColumns, " FROM runs r"),
-                  int64_t{query.max_results} + 1, offset);
+  // Runs come out of runs_by_experiment in start_time order only when that
+  // is the first ordering term of a segment.
+  const bool start_time_first = !ordered_by_start_time && tail.terms.empty();
+  if (!ordered_by_start_time) tail.terms.push_back("r.start_time DESC");
+  if (!ordered_by_run_id) tail.terms.push_back("r.run_uuid ASC");
+  const bool runs_order_first =
+      f.runs_index_ordered &&
+      (start_time_first ||
+       (query.order_by.size() > tail_from &&
+        query.order_by[tail_from].key_type == KeyType::kAttribute &&
+        query.order_by[tail_from].key == "start_time" && !query.order_by[tail_from].ascending));
+
+  std::vector<Segment> segments;
+  Segment base;
+  base.sources = f.sources;
+  if (head == nullptr) {
+    segments.push_back(std::move(base));
+  } else if (const Source* s = f.Find(head->key_type, head->key)) {
+    // Filtered on the order key: every run has it; one segment.
+    size_t index = static_cast<size_t>(s - f.sources.data());
+    if (!s->value_not_nan) base.order.push_back(absl::StrCat(s->alias, ".is_nan"));
+    base.order.push_back(absl::StrCat(s->alias, ".value ", Direction(head->ascending)));
+    if (s->value_not_nan) base.order_source = index;
+    segments.push_back(std::move(base));
+  } else {
+    Source o;
+    o.type = head->key_type;
+    o.key = head->key;
+    o.table = KeyTable(head->key_type);
+    o.alias = "h";
+    o.indexable = true;
+    Segment a = base;
+    Source with_value = o;
+    with_value.conds = {"h.value IS NOT NULL"};
+    with_value.value_not_nan = true;
+    a.sources.push_back(with_value);
+    a.order.push_back(absl::StrCat("h.value ", Direction(head->ascending)));
+    a.order_source = a.sources.size() - 1;
+    segments.push_back(std::move(a));
+    if (head->key_type == KeyType::kMetric) {
+      Segment b = base;
+      Source nan = o;
+      nan.conds = {"h.value IS NULL"};  // NaN is stored as NULL
+      b.sources.push_back(nan);
+      segments.push_back(std::move(b));
+    }
+    Segment c = base;
+    c.where.push_back(absl::StrCat("NOT EXISTS (SELECT 1 FROM ", o.table,
+                                   " x WHERE x.run_id = r.id AND x.key = ?)"));
+    c.where_binds.push_back(SqlValue(o.key));
+    segments.push_back(std::move(c));
+  }
+
+  RunSearchPlan plan;
+  std::map<std::string, int64_t> estimates;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    Segment& seg = segments[i];
+    // Segment A's order comes from its index; B and C (and unsegmented
+    // searches without a key order) are in start_time order when that is
+    // their first term.
+    const bool runs_first = runs_order_first && seg.order.empty();
+    FERRY_RETURN_IF_ERROR(ChooseDriver(seg, runs_first, estimate, estimates));
+    plan.segments.push_back(AssembleSegment(f, seg, tail, /*count_only=*/false));
+    plan.counts.push_back(AssembleSegment(f, seg, tail, /*count_only=*/true));
+  }
+  return plan;
 }
 
 // ---------------------------------------------------------------------------
@@ -501,8 +742,7 @@ absl::StatusOr<SearchSql> BuildLoggedModelSearch(const LoggedModelQuery& query, 
       case KeyType::kAttribute: {
         std::optional<Column> col = LoggedModelAttribute(c.key);
         if (!col) return UnsupportedKey("logged models", c.key, c.key_type);
-        FERRY_ASSIGN_OR_RETURN(std::string cmp,
-                               CompareSql(col->sql, col->kind, c, &q.where_binds));
+        FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(col->sql, col->kind, c, &q.where_binds));
         q.where.push_back(std::move(cmp));
         break;
       }
@@ -525,8 +765,7 @@ absl::StatusOr<SearchSql> BuildLoggedModelSearch(const LoggedModelQuery& query, 
             q.JoinKey(c.key_type, c.key, param ? "logged_model_params" : "logged_model_tags",
                       "model_id", "lm.model_id");
         FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(absl::StrCat(j.alias, ".value"),
-                                                           ValueKind::kString, c,
-                                                           &q.where_binds));
+                                                           ValueKind::kString, c, &q.where_binds));
         q.where.push_back(std::move(cmp));
         break;
       }
@@ -534,9 +773,8 @@ absl::StatusOr<SearchSql> BuildLoggedModelSearch(const LoggedModelQuery& query, 
         if (c.key != "name" && c.key != "digest") {
           return UnsupportedKey("logged models", c.key, c.key_type);
         }
-        FERRY_ASSIGN_OR_RETURN(
-            std::string cmp, CompareSql(absl::StrCat("mm.dataset_", c.key), ValueKind::kString, c,
-                                        &q.where_binds));
+        FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(absl::StrCat("mm.dataset_", c.key),
+                                                           ValueKind::kString, c, &q.where_binds));
         q.where.push_back(absl::StrCat(
             "EXISTS (SELECT 1 FROM logged_model_metrics mm WHERE mm.model_id = lm.model_id AND ",
             cmp, ")"));
@@ -566,10 +804,10 @@ absl::StatusOr<SearchSql> BuildLoggedModelSearch(const LoggedModelQuery& query, 
       case KeyType::kParam:
       case KeyType::kTag: {
         std::string alias = q.NewAlias("o");
-        absl::StrAppend(&q.joins, " LEFT JOIN ",
-                        ob.key_type == KeyType::kParam ? "logged_model_params "
-                                                       : "logged_model_tags ",
-                        alias, " ON ", alias, ".model_id = lm.model_id AND ", alias, ".key = ?");
+        absl::StrAppend(
+            &q.joins, " LEFT JOIN ",
+            ob.key_type == KeyType::kParam ? "logged_model_params " : "logged_model_tags ", alias,
+            " ON ", alias, ".model_id = lm.model_id AND ", alias, ".key = ?");
         q.join_binds.push_back(SqlValue(ob.key));
         q.order.push_back(absl::StrCat("(", alias, ".model_id IS NULL)"));
         q.order.push_back(absl::StrCat(alias, ".value ", dir));

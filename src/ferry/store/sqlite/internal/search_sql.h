@@ -12,6 +12,7 @@
 // MLflow does.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,10 +39,30 @@ struct SearchSql {
   std::vector<SqlValue> binds;
 };
 
-// Each selects max_results + 1 rows from `offset` so the caller can tell
-// whether another page exists. InvalidArgument for keys, comparators or
-// values the entity does not support.
-absl::StatusOr<SearchSql> BuildRunSearch(const RunQuery& query, int64_t offset);
+// A run search as consecutive SELECTs ("segments"): the result is segment 0's
+// rows, then segment 1's, and so on. Each segment's SQL ends in
+// "LIMIT ? OFFSET ?" whose two values the caller appends to `binds`;
+// counts[i] is SELECT count(*) over segment i, for turning a page offset
+// into per-segment offsets. No segments: the result is empty.
+struct RunSearchPlan {
+  std::vector<SearchSql> segments;
+  std::vector<SearchSql> counts;
+};
+
+// A filter that its index says matches fewer rows than this drives the
+// query (SQLite loops over those rows and sorts them).
+inline constexpr int64_t kSelectiveRows = 5000;
+
+// Runs a probe (a SELECT count(*) capped at kSelectiveRows) and returns the
+// count. The planner calls it to find selective filters.
+using RunSearchEstimator = std::function<absl::StatusOr<int64_t>(const SearchSql& probe)>;
+
+// InvalidArgument for keys, comparators or values runs do not support.
+absl::StatusOr<RunSearchPlan> BuildRunSearch(const RunQuery& query,
+                                             const RunSearchEstimator& estimate);
+
+// These select max_results + 1 rows from `offset` so the caller can tell
+// whether another page exists.
 absl::StatusOr<SearchSql> BuildExperimentSearch(const ExperimentQuery& query, int64_t offset);
 absl::StatusOr<SearchSql> BuildLoggedModelSearch(const LoggedModelQuery& query, int64_t offset);
 
