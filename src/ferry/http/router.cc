@@ -31,9 +31,18 @@ Response DefaultNotFound(Request& request) {
                                  .dump());
 }
 
+Response DefaultError(const absl::Status& status) {
+  int code = status.code() == absl::StatusCode::kInvalidArgument     ? 400
+             : status.code() == absl::StatusCode::kNotFound          ? 404
+             : status.code() == absl::StatusCode::kPermissionDenied  ? 403
+             : status.code() == absl::StatusCode::kFailedPrecondition ? 400
+                                                                      : 500;
+  return Response::Json(code, nlohmann::json{{"error", std::string(status.message())}}.dump());
+}
+
 }  // namespace
 
-Router::Router() : not_found_(DefaultNotFound) {}
+Router::Router() : not_found_(DefaultNotFound), error_formatter_(DefaultError) {}
 
 void Router::AddRoute(Route route) { routes_.push_back(std::move(route)); }
 

@@ -1,6 +1,7 @@
 #ifndef FERRY_HTTP_ROUTER_H_
 #define FERRY_HTTP_ROUTER_H_
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,12 @@ class Router {
   void AddStream(std::string_view method, std::string_view pattern, StreamHandler handler);
   // Answers requests that match no route (default: 404 JSON {"error": ...}).
   void SetNotFound(Handler handler) { not_found_ = std::move(handler); }
+  // Turns a streaming handler's or sink's error Status into a response in
+  // the API's own error shape (default: {"error": message} with 400 for
+  // InvalidArgument, 404 NotFound, 403 PermissionDenied, else 500).
+  using ErrorFormatter = std::function<Response(const absl::Status&)>;
+  void SetErrorFormatter(ErrorFormatter formatter) { error_formatter_ = std::move(formatter); }
+  Response FormatError(const absl::Status& status) const { return error_formatter_(status); }
 
   struct Match {
     const Handler* handler = nullptr;         // set for buffered routes
@@ -44,6 +51,7 @@ class Router {
 
   std::vector<Route> routes_;
   Handler not_found_;
+  ErrorFormatter error_formatter_;
 };
 
 }  // namespace ferry::http

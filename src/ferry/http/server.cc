@@ -329,12 +329,7 @@ class Server::Impl {
     }
     if (!sink_or.ok()) {
       keep_alive = false;  // the unread body would desynchronise the stream
-      const auto& st = sink_or.status();
-      int code = st.code() == absl::StatusCode::kInvalidArgument ? 400
-                 : st.code() == absl::StatusCode::kNotFound      ? 404
-                 : st.code() == absl::StatusCode::kPermissionDenied ? 403
-                                                                     : 500;
-      co_return ErrorResponse(code, std::string(st.message()));
+      co_return router_->FormatError(sink_or.status());
     }
     std::unique_ptr<BodySink> sink = std::move(*sink_or);
     if (expects_continue) {
@@ -367,8 +362,7 @@ class Server::Impl {
         if (!st.ok()) {
           sink->Abort();
           keep_alive = false;
-          co_return ErrorResponse(st.code() == absl::StatusCode::kInvalidArgument ? 400 : 500,
-                                  std::string(st.message()));
+          co_return router_->FormatError(st);
         }
       }
     }

@@ -813,7 +813,12 @@ std::string PythonFloatRepr(double value) {
     return sign + "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
   }
   std::string mantissa = digits.substr(0, 1);
-  if (digits.size() > 1) mantissa += "." + digits.substr(1);
+  if (digits.size() > 1) {
+    // Appended in two steps: GCC 12 at -O3 raises a false -Wrestrict on
+    // `"." + std::string`.
+    mantissa.push_back('.');
+    mantissa.append(digits, 1, std::string::npos);
+  }
   int abs_exp = std::abs(exponent);
   return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + (abs_exp < 10 ? "0" : "") +
          std::to_string(abs_exp);

@@ -21,7 +21,9 @@ http::Response StatusToResponse(const absl::Status& status) {
     case absl::StatusCode::kInvalidArgument: http_status = 400; code = "INVALID_PARAMETER_VALUE"; break;
     case absl::StatusCode::kNotFound: http_status = 404; code = "RESOURCE_DOES_NOT_EXIST"; break;
     case absl::StatusCode::kAlreadyExists: http_status = 400; code = "RESOURCE_ALREADY_EXISTS"; break;
-    case absl::StatusCode::kFailedPrecondition: http_status = 400; code = "INVALID_STATE"; break;
+    // MLflow reports writes to deleted runs/experiments as
+    // INVALID_PARAMETER_VALUE, and clients match on it.
+    case absl::StatusCode::kFailedPrecondition: http_status = 400; code = "INVALID_PARAMETER_VALUE"; break;
     case absl::StatusCode::kPermissionDenied: http_status = 403; code = "PERMISSION_DENIED"; break;
     case absl::StatusCode::kUnauthenticated: http_status = 401; code = "UNAUTHENTICATED"; break;
     case absl::StatusCode::kResourceExhausted: http_status = 429; code = "REQUEST_LIMIT_EXCEEDED"; break;
@@ -178,6 +180,7 @@ class MlflowApi::Impl {
     for (const char* path : {"/get-artifact", "/ajax-api/2.0/mlflow/get-artifact"}) {
       router->Add("GET", path, [this](http::Request& req) { return ServeRunArtifact(req); });
     }
+    router->SetErrorFormatter(StatusToResponse);
     router->SetNotFound([](http::Request& request) {
       json body = {{"error_code", "ENDPOINT_NOT_FOUND"},
                    {"message", "No API endpoint found for " + request.method + " " + request.path}};

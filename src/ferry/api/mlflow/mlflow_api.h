@@ -42,7 +42,8 @@ class MlflowApi {
 // MLflow's error body and HTTP status for a non-OK status:
 //   InvalidArgument -> 400 INVALID_PARAMETER_VALUE, NotFound -> 404
 //   RESOURCE_DOES_NOT_EXIST, AlreadyExists -> 400 RESOURCE_ALREADY_EXISTS,
-//   FailedPrecondition -> 400 INVALID_STATE, PermissionDenied -> 403
+//   FailedPrecondition -> 400 INVALID_PARAMETER_VALUE (as MLflow reports a
+//   write to a deleted run), PermissionDenied -> 403
 //   PERMISSION_DENIED, Unauthenticated -> 401 UNAUTHENTICATED,
 //   ResourceExhausted -> 429 REQUEST_LIMIT_EXCEEDED, Unimplemented -> 501
 //   NOT_IMPLEMENTED, anything else -> 500 INTERNAL_ERROR.
