@@ -441,10 +441,15 @@ def report(results: dict[str, Result], args) -> str:
     notes = []
     for r in results.values():
         if r.populate_runs < args.runs:
+            others = [o.kind for o in results.values() if o is not r and r.populate_runs in o.search]
+            also = (
+                f" {', '.join(others)} was also measured there, so that ratio compares equal run counts."
+                if others else ""
+            )
             notes.append(
                 f"- {r.kind}: populated only {r.populate_runs:,} of {args.runs:,} runs within the "
-                f"{args.populate_budget_s:.0f}s budget; search figures for it are at that count "
-                "(the other server was also measured there, so ratios compare equal run counts)."
+                f"{args.populate_budget_s:.0f}s budget (BENCH_POPULATE_BUDGET_SECONDS); its search "
+                f"figures are at that count.{also}"
             )
         notes.append(f"- {r.kind}: RSS is summed over {r.processes} process(es).")
         errs = r.batch_errors + r.log_metric_errors + r.populate_errors

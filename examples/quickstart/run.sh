@@ -11,7 +11,14 @@
 #                    in the repo root; kept after the run so you can look at it)
 #   PORT             default: a free port
 #   QUICKSTART_SERVER=mlflow  use the real `mlflow server` from the mlflow3 venv
-#                    instead of Ferry (same flags; for comparing the two)
+#                    instead of Ferry (same flags; for comparing the two; the
+#                    governance steps are Ferry's and are skipped)
+#   QUICKSTART_MODEL registered model name (default quickstart-credit)
+#
+# After training: register the model, give it a promotion policy (ferry
+# models policy set), approve and promote it to @champion, train a
+# deliberately worse model and watch its promotion being refused, then show
+# the champion's lineage and write its model card (promote.py, ferry CLI).
 set -euo pipefail
 
 readonly here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +30,8 @@ readonly db_path="${data_dir}/ferry.db"
 readonly artifacts_dir="${data_dir}/artifacts"
 readonly log_path="${data_dir}/server.log"
 readonly experiment="${QUICKSTART_EXPERIMENT:-quickstart}"
+readonly model_name="${QUICKSTART_MODEL:-quickstart-credit}"
+readonly model_card="${data_dir}/model-card.html"
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 
 venv="$("${repo_root}/scripts/venv.sh" mlflow3 "${repo_root}/tests/compat/requirements-mlflow3.txt")"
@@ -80,15 +89,90 @@ done
 curl -fsS "${url}/health" >/dev/null || { echo "quickstart: server not healthy after 60s" >&2; exit 1; }
 echo "quickstart: server healthy"
 
-train_log="$(mktemp)"
-MLFLOW_TRACKING_URI="${url}" "${py}" "${here}/train.py" --experiment-name "${experiment}" "$@" \
-  2>&1 | tee "${train_log}"
-run_id="$(sed -n 's/^run_id: //p' "${train_log}" | tail -n 1)"
-rm -f "${train_log}"
-if [[ -z "${run_id}" ]]; then
-  echo "quickstart: train.py did not report a run id" >&2
-  exit 1
+# train [train.py args...]: runs train.py against the server, sets ${run_id}.
+train() {
+  local log
+  log="$(mktemp)"
+  MLFLOW_TRACKING_URI="${url}" "${py}" "${here}/train.py" --experiment-name "${experiment}" "$@" \
+    2>&1 | tee "${log}"
+  run_id="$(sed -n 's/^run_id: //p' "${log}" | tail -n 1)"
+  rm -f "${log}"
+  if [[ -z "${run_id}" ]]; then
+    echo "quickstart: train.py did not report a run id" >&2
+    exit 1
+  fi
+}
+
+promote_py() { MLFLOW_TRACKING_URI="${url}" "${py}" "${here}/promote.py" "$@"; }
+ferry_cli() { "${ferry_bin}" "$@" --tracking-uri "${url}"; }
+
+# register <run_id>: registers runs:/<run_id>/model as a new version of
+# ${model_name}, sets ${version}.
+register() {
+  local out
+  out="$(promote_py register --run-id "$1" --name "${model_name}" 2>&1)" || {
+    echo "${out}" >&2
+    exit 1
+  }
+  echo "${out}" | grep -v '^version: '
+  version="$(echo "${out}" | sed -n 's/^version: //p' | tail -n 1)"
+}
+
+train "$@"
+baseline_run_id="${run_id}"
+
+echo
+echo "quickstart: model registry and promotion gates"
+# TODO(registry): drop this guard once the registry has landed in Ferry.
+registry_rc=0
+registry_check="$(promote_py check)" || registry_rc=$?
+if [[ ${registry_rc} -eq 4 ]]; then
+  echo "quickstart: registry not available on this server (${registry_check}); skipping registration, promotion, lineage and model card"
+  rm -f "${model_card}"
+else
+  register "${baseline_run_id}"
+  champion_version="${version}"
+  if [[ "${server_kind}" != "ferry" || ${registry_rc} -ne 0 ]]; then
+    echo "quickstart: Ferry's governance API is not available here (${registry_check:-${server_kind} server}); promoting without gates"
+    rm -f "${model_card}"
+    promote_py promote --name "${model_name}" --version "${champion_version}" --alias champion
+  else
+    echo "quickstart: promotion policy for ${model_name}:"
+    ferry_cli models policy set "${model_name}" --protect-alias champion \
+      --condition "test_auc >= 0.95" --condition "test_auc >= champion.test_auc - 0.005" \
+      --approvals 1
+    promote_py approve --name "${model_name}" --version "${champion_version}" \
+      --target alias:champion --user alice --comment "baseline: test AUC reviewed"
+    promote_py promote --name "${model_name}" --version "${champion_version}" --alias champion
+
+    echo
+    echo "quickstart: training a deliberately worse model (train.py --worse)"
+    train --worse
+    register "${run_id}"
+    worse_version="${version}"
+    set +e
+    promote_py promote --name "${model_name}" --version "${worse_version}" --alias champion
+    promote_rc=$?
+    set -e
+    if [[ ${promote_rc} -ne 3 ]]; then
+      echo "quickstart: expected the gates to refuse version ${worse_version} (promote.py exit ${promote_rc})" >&2
+      exit 1
+    fi
+    echo "quickstart: ${model_name}@champion is still version ${champion_version}"
+
+    echo
+    echo "quickstart: lineage of models:/${model_name}@champion"
+    ferry_cli lineage "models:/${model_name}@champion"
+    echo
+    ferry_cli models card "${model_name}" "${champion_version}" --format html --output "${model_card}"
+    echo "quickstart: model card: ${model_card}"
+    echo
+    echo "quickstart: audit trail of ${model_name}:"
+    ferry_cli audit log --object "${model_name}"
+    ferry_cli audit verify
+  fi
 fi
+run_id="${baseline_run_id}"
 
 echo
 echo "quickstart: what the server recorded for experiment '${experiment}':"
@@ -121,10 +205,14 @@ if [[ ${exit_code} -ne 0 ]]; then
 fi
 echo "quickstart: server exited cleanly"
 
+card_line=""
+if [[ -f "${model_card}" ]]; then
+  card_line=$'\n'"  model card: ${model_card}"
+fi
 cat <<EOF
 
 Run ${run_id} is recorded.
-  database:   ${db_path}
+  database:   ${db_path}${card_line}
   artifacts:  ${artifacts_dir}
   server log: ${log_path}
   sqlite3 ${db_path} .tables        # look at the store directly

@@ -4,6 +4,7 @@ Plain MLflow client code, nothing Ferry-specific: point MLFLOW_TRACKING_URI at
 `ferry server` (or any MLflow tracking server) and run
 
     python train.py --experiment-name quickstart --epochs 30
+    python train.py --worse     # a deliberately bad model, to see a promotion refused
 
 The dataset ships inside scikit-learn, so nothing is downloaded. A linear model
 (StandardScaler + SGDClassifier with logistic loss) is trained one epoch at a
@@ -52,7 +53,17 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--eta0", type=float, default=0.01, help="initial learning rate")
     p.add_argument("--test-size", type=float, default=0.25)
     p.add_argument("--seed", type=int, default=42)
-    return p.parse_args()
+    p.add_argument(
+        "--worse",
+        action="store_true",
+        help="train a deliberately worse model (1 epoch, alpha=10: heavily over-regularised); "
+        "overrides --epochs and --alpha",
+    )
+    args = p.parse_args()
+    if args.worse:
+        args.epochs, args.alpha = 1, 10.0
+        args.run_name = args.run_name or "worse"
+    return args
 
 
 def main() -> None:
@@ -71,7 +82,13 @@ def main() -> None:
 
     mlflow.set_experiment(args.experiment_name)
     with mlflow.start_run(run_name=args.run_name) as run:
-        mlflow.set_tags({"task": "binary-classification", "dataset": "sklearn breast_cancer"})
+        mlflow.set_tags(
+            {
+                "task": "binary-classification",
+                "dataset": "sklearn breast_cancer",
+                "variant": "worse" if args.worse else "baseline",
+            }
+        )
         mlflow.log_params(
             {
                 "model": "SGDClassifier(log_loss)",

@@ -32,7 +32,8 @@ using ferry::search::Filter;
 using ferry::search::KeyType;
 using ferry::search::OrderBy;
 
-constexpr Entity kEntities[] = {Entity::kRun, Entity::kExperiment, Entity::kLoggedModel};
+constexpr Entity kEntities[] = {Entity::kRun, Entity::kExperiment, Entity::kLoggedModel,
+                                Entity::kRegisteredModel, Entity::kModelVersion};
 
 void Check(bool condition, const char* what) {
   if (!condition) {
@@ -170,7 +171,11 @@ const char* FilterPrefix(KeyType type, Entity entity) {
     case KeyType::kTag:
       return "tags.";
     case KeyType::kAttribute:
-      return entity == Entity::kExperiment ? "attribute." : "attributes.";
+      // Experiments and the model registry only know the singular prefix.
+      return entity == Entity::kExperiment || entity == Entity::kRegisteredModel ||
+                     entity == Entity::kModelVersion
+                 ? "attribute."
+                 : "attributes.";
     case KeyType::kDataset:
       return "datasets.";
   }

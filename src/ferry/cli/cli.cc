@@ -2,6 +2,7 @@
 
 #include "CLI/CLI.hpp"
 #include "ferry/cli/client_commands.h"
+#include "ferry/cli/governance_commands.h"
 #include "ferry/cli/server_command.h"
 
 #ifndef FERRY_VERSION
@@ -18,6 +19,7 @@ int Main(int argc, char** argv) {
   ServerFlags server_flags;
   AddServerCommand(app, server_flags, exit_code);
   AddClientCommands(app, exit_code);
+  AddGovernanceCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

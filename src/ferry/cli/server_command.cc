@@ -3,11 +3,14 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "ferry/api/ferry/governance_api.h"
 #include "ferry/api/mlflow/mlflow_api.h"
+#include "ferry/api/mlflow/registry_api.h"
 #include "ferry/artifacts/artifact_store.h"
 #include "ferry/common/config.h"
 #include "ferry/common/logging.h"
 #include "ferry/http/server.h"
+#include "ferry/registry/service.h"
 #include "ferry/store/metadata_store.h"
 #include "ferry/tracking/service.h"
 #include "spdlog/spdlog.h"
@@ -52,7 +55,12 @@ int RunServer(const ServerFlags& flags) {
                   std::string(artifacts.status().message()));
     return 1;
   }
-  auto tracking = tracking::TrackingService::Create({.store = store->get()});
+  auto registry = registry::RegistryService::Create({.store = store->get(), .artifacts = artifacts->get()});
+  if (!registry.ok()) {
+    spdlog::error("{}", std::string(registry.status().message()));
+    return 1;
+  }
+  auto tracking = tracking::TrackingService::Create({.store = store->get(), .audit = (*registry)->audit_sink()});
   if (!tracking.ok()) {
     spdlog::error("{}", std::string(tracking.status().message()));
     return 1;
@@ -65,6 +73,8 @@ int RunServer(const ServerFlags& flags) {
   }
   http::Router router;
   (*api)->RegisterRoutes(&router);
+  api::mlflow::RegisterRegistryRoutes(registry->get(), artifacts->get(), &router);
+  api::ferry_api::RegisterGovernanceRoutes(registry->get(), &router);
 
   http::BlockTerminationSignals();
   auto server = http::Server::Create({.host = flags.host,

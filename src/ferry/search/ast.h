@@ -33,6 +33,11 @@ enum class Comparator { kEq, kNe, kLt, kLe, kGt, kGe, kLike, kILike, kIn, kNotIn
 //                  experiment_id
 //   logged models: name, model_id, model_type, status, source_run_id,
 //                  creation_timestamp, last_updated_timestamp
+//   registered models: name; order_by also creation_timestamp,
+//                  last_updated_timestamp ("timestamp" -> last_updated_timestamp)
+//   model versions: name, version_number (numeric), run_id, source_path;
+//                  order_by name, version_number, creation_timestamp,
+//                  last_updated_timestamp
 //   datasets (runs): name, digest, context
 // Numeric attributes (times) carry a double value. Metric, param and tag
 // keys are the names as written, without quotes.

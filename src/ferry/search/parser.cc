@@ -1,5 +1,6 @@
 #include "ferry/search/parser.h"
 
+#include <cstdint>
 #include <map>
 #include <span>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ferry/common/status.h"
@@ -40,6 +42,11 @@ struct AttributeSpec {
   std::string_view canonical;  // what the AST carries
   bool numeric = false;        // value is a number; ordering comparators
   bool list_allowed = false;   // IN / NOT IN with a value list
+  // With list_allowed: IN only, no NOT IN (model versions' run_id).
+  bool in_only = false;
+  // With numeric: a quoted string holding an integer is accepted too, as
+  // MLflow's registry compares `version_number = '3'` against the column.
+  bool quoted_number = false;
 };
 
 // Which keys one kind of clause (filter or order_by) accepts for an entity.
@@ -178,6 +185,53 @@ constexpr AttributeSpec kDatasetKeys[] = {
     {.name = "context", .canonical = "context", .list_allowed = true},
 };
 
+// Model registry (SearchModelUtils / SearchModelVersionUtils and the
+// SQLAlchemy registry store). Filters accept the prefixes attribute, tag and
+// tags, unquoted; order_by clauses are bare attributes (or attribute.<key>).
+constexpr PrefixSpec kRegistryFilterPrefixes[] = {
+    {"attribute", KeyType::kAttribute},
+    {"tag", KeyType::kTag},
+    {"tags", KeyType::kTag},
+};
+
+constexpr PrefixSpec kRegistryOrderByPrefixes[] = {
+    {"attribute", KeyType::kAttribute},
+};
+
+// Registered models filter on name only (=, !=, LIKE, ILIKE; no lists).
+constexpr AttributeSpec kRegisteredModelFilterAttributes[] = {
+    {.name = "name", .canonical = "name"},
+};
+
+// The SQLAlchemy store orders by name and last_updated_timestamp, with
+// "timestamp" an alias of last_updated_timestamp; creation_timestamp is
+// what SearchModelUtils (the file store) adds.
+constexpr AttributeSpec kRegisteredModelOrderByAttributes[] = {
+    {.name = "name", .canonical = "name"},
+    {.name = "creation_timestamp", .canonical = "creation_timestamp", .numeric = true},
+    {.name = "last_updated_timestamp", .canonical = "last_updated_timestamp", .numeric = true},
+    {.name = "timestamp", .canonical = "last_updated_timestamp", .numeric = true},
+};
+
+// Only run_id takes a list, and only with IN. source_path is the version's
+// source.
+constexpr AttributeSpec kModelVersionFilterAttributes[] = {
+    {.name = "name", .canonical = "name"},
+    {.name = "version_number",
+     .canonical = "version_number",
+     .numeric = true,
+     .quoted_number = true},
+    {.name = "run_id", .canonical = "run_id", .list_allowed = true, .in_only = true},
+    {.name = "source_path", .canonical = "source_path"},
+};
+
+constexpr AttributeSpec kModelVersionOrderByAttributes[] = {
+    {.name = "name", .canonical = "name"},
+    {.name = "version_number", .canonical = "version_number", .numeric = true},
+    {.name = "creation_timestamp", .canonical = "creation_timestamp", .numeric = true},
+    {.name = "last_updated_timestamp", .canonical = "last_updated_timestamp", .numeric = true},
+};
+
 constexpr EntityRules kRunRules = {
     .filter = {.prefixes = kRunFilterPrefixes,
                .backticked_prefix = true,
@@ -206,6 +260,24 @@ constexpr EntityRules kLoggedModelRules = {
     .order_by_strips_whitespace = true,
 };
 
+constexpr EntityRules kRegisteredModelRules = {
+    .filter = {.prefixes = kRegistryFilterPrefixes,
+               .backticked_prefix = false,
+               .attributes = kRegisteredModelFilterAttributes},
+    .order_by = {.prefixes = kRegistryOrderByPrefixes,
+                 .backticked_prefix = false,
+                 .attributes = kRegisteredModelOrderByAttributes},
+};
+
+constexpr EntityRules kModelVersionRules = {
+    .filter = {.prefixes = kRegistryFilterPrefixes,
+               .backticked_prefix = false,
+               .attributes = kModelVersionFilterAttributes},
+    .order_by = {.prefixes = kRegistryOrderByPrefixes,
+                 .backticked_prefix = false,
+                 .attributes = kModelVersionOrderByAttributes},
+};
+
 const EntityRules* RulesFor(Entity entity) {
   switch (entity) {
     case Entity::kRun:
@@ -214,6 +286,10 @@ const EntityRules* RulesFor(Entity entity) {
       return &kExperimentRules;
     case Entity::kLoggedModel:
       return &kLoggedModelRules;
+    case Entity::kRegisteredModel:
+      return &kRegisteredModelRules;
+    case Entity::kModelVersion:
+      return &kModelVersionRules;
   }
   return nullptr;
 }
@@ -225,6 +301,8 @@ constexpr Comparator kStringComparators[] = {Comparator::kEq, Comparator::kNe, C
 constexpr Comparator kStringListComparators[] = {Comparator::kEq,   Comparator::kNe,
                                                  Comparator::kLike, Comparator::kILike,
                                                  Comparator::kIn,   Comparator::kNotIn};
+constexpr Comparator kStringInComparators[] = {Comparator::kEq, Comparator::kNe, Comparator::kLike,
+                                               Comparator::kILike, Comparator::kIn};
 
 const char* ComparatorName(Comparator op) {
   switch (op) {
@@ -302,6 +380,8 @@ struct ResolvedKey {
   size_t position = 0;
   bool numeric = false;
   bool list_allowed = false;
+  bool in_only = false;
+  bool quoted_number = false;
 
   std::string Describe() const {
     return absl::StrCat(KeyTypeName(type), " '", Printable(written, 64), "'");
@@ -502,6 +582,8 @@ class Parser {
         key.key = std::string(spec->canonical);
         key.numeric = spec->numeric;
         key.list_allowed = spec->list_allowed;
+        key.in_only = spec->in_only;
+        key.quoted_number = spec->quoted_number;
         break;
       }
     }
@@ -550,6 +632,7 @@ class Parser {
 
     const std::span<const Comparator> allowed =
         key.numeric        ? std::span<const Comparator>(kNumericComparators)
+        : key.in_only      ? std::span<const Comparator>(kStringInComparators)
         : key.list_allowed ? std::span<const Comparator>(kStringListComparators)
                            : std::span<const Comparator>(kStringComparators);
     bool valid = false;
@@ -573,6 +656,15 @@ class Parser {
     if (key.numeric) {
       if (value.kind == TokenKind::kNumber) {
         comparison.value = value.number;
+        return comparison;
+      }
+      if (key.quoted_number && IsStringValue(value.kind)) {
+        int64_t number = 0;
+        if (!absl::SimpleAtoi(Sv(value.value), &number)) {
+          return Fail(absl::StrCat("expected an integer for ", key.Describe(), " but got ",
+                                   Describe(value), " at position ", value.position));
+        }
+        comparison.value = static_cast<double>(number);
         return comparison;
       }
       if (IsStringValue(value.kind) || value.kind == TokenKind::kBacktickQuoted ||

@@ -35,6 +35,15 @@
 //                 attributes only, no surrounding whitespace.
 //   logged models prefixes as runs minus dataset(s); order_by: metrics.<name>
 //                 or a bare attribute, surrounding whitespace ignored.
+//   registered    prefixes attribute, tag, tags (unquoted); attribute `name`
+//   models        only (= != LIKE ILIKE); order_by: name, creation_timestamp,
+//                 last_updated_timestamp, timestamp (= last_updated_timestamp,
+//                 as MLflow's SQL store), bare or attribute.<key>.
+//   model         prefixes as registered models; attributes name,
+//   versions      source_path (= != LIKE ILIKE), run_id (also IN, not NOT
+//                 IN), version_number (numeric; '3' quoted is accepted as
+//                 MLflow does); order_by: name, version_number,
+//                 creation_timestamp, last_updated_timestamp.
 // Key kinds: metrics and numeric attributes take a number and = != < <= > >=;
 // params and tags a quoted string and = != LIKE ILIKE; string attributes
 // also IN / NOT IN where MLflow allows a list (runs: run_id only; logged
@@ -50,7 +59,7 @@
 
 namespace ferry::search {
 
-enum class Entity { kRun, kExperiment, kLoggedModel };
+enum class Entity { kRun, kExperiment, kLoggedModel, kRegisteredModel, kModelVersion };
 
 // All three functions are pure and thread-safe, and never crash on any
 // input bytes (fuzzed by tests/fuzz/filter_parser_fuzz.cc).

@@ -551,5 +551,111 @@ TEST(ParseOrderByListTest, PropagatesClauseErrors) {
               AllOf(HasSubstr("Invalid order_by clause 'bogus'"), Not(HasSubstr("duplicate"))));
 }
 
+// ---------------------------------------------------------------------------
+// Model registry: registered models and model versions
+// ---------------------------------------------------------------------------
+
+TEST(ParseFilterTest, RegisteredModelKeys) {
+  constexpr Entity kModel = Entity::kRegisteredModel;
+  Comparison c = ParseOne("name = 'credit'", kModel);
+  EXPECT_EQ(c.key_type, KeyType::kAttribute);
+  EXPECT_EQ(c.key, "name");
+  EXPECT_EQ(String(c), "credit");
+  EXPECT_EQ(ParseOne("attribute.name != 'x'", kModel).op, Comparator::kNe);
+  EXPECT_EQ(ParseOne("name like 'cr%'", kModel).op, Comparator::kLike);
+  EXPECT_EQ(ParseOne("name ILIKE '%CR%'", kModel).op, Comparator::kILike);
+  Comparison tag = ParseOne("tags.`team name` = 'risk'", kModel);
+  EXPECT_EQ(tag.key_type, KeyType::kTag);
+  EXPECT_EQ(tag.key, "team name");
+  EXPECT_EQ(ParseOne("tag.owner LIKE 'a%'", kModel).key, "owner");
+  EXPECT_EQ(Parse("name = 'a' AND tags.k = 'v' AND tags.j != 'w'", kModel).clauses.size(), 3u);
+}
+
+TEST(ParseFilterErrorTest, RegisteredModelRules) {
+  constexpr Entity kModel = Entity::kRegisteredModel;
+  EXPECT_THAT(FilterError("run_id = 'x'", kModel), HasSubstr("invalid attribute key 'run_id'"));
+  EXPECT_THAT(FilterError("creation_timestamp > 1", kModel),
+              HasSubstr("invalid attribute key 'creation_timestamp'"));
+  EXPECT_THAT(FilterError("name IN ('a')", kModel),
+              HasSubstr("invalid comparator 'IN' at position 5 for attribute 'name'"));
+  EXPECT_THAT(FilterError("name > 'a'", kModel), HasSubstr("invalid comparator '>'"));
+  EXPECT_THAT(FilterError("name = 3", kModel), HasSubstr("expected a quoted string"));
+  EXPECT_THAT(FilterError("params.a = 'x'", kModel), HasSubstr("invalid entity type 'params'"));
+  EXPECT_THAT(FilterError("attributes.name = 'x'", kModel),
+              HasSubstr("invalid entity type 'attributes'"));
+  EXPECT_THAT(FilterError("`tags`.x = 'a'", kModel), HasSubstr("invalid entity type '`tags`'"));
+  EXPECT_THAT(FilterError("tags.k < 'v'", kModel), HasSubstr("invalid comparator '<'"));
+  EXPECT_THAT(FilterError("name = 'a' OR name = 'b'", kModel), HasSubstr("only support AND"));
+}
+
+TEST(ParseFilterTest, ModelVersionKeys) {
+  constexpr Entity kVersion = Entity::kModelVersion;
+  EXPECT_EQ(ParseOne("name = 'credit'", kVersion).key, "name");
+  Comparison number = ParseOne("version_number >= 3", kVersion);
+  EXPECT_EQ(number.key, "version_number");
+  EXPECT_EQ(number.op, Comparator::kGe);
+  EXPECT_DOUBLE_EQ(Number(number), 3);
+  // MLflow compares a quoted version number against the integer column.
+  EXPECT_DOUBLE_EQ(Number(ParseOne("version_number = '7'", kVersion)), 7);
+  Comparison in = ParseOne("run_id IN ('a1', 'b2')", kVersion);
+  EXPECT_EQ(in.op, Comparator::kIn);
+  EXPECT_THAT(List(in), ElementsAre("a1", "b2"));
+  EXPECT_EQ(ParseOne("run_id = 'a1'", kVersion).op, Comparator::kEq);
+  Comparison source = ParseOne("source_path LIKE 'runs:/%'", kVersion);
+  EXPECT_EQ(source.key, "source_path");
+  EXPECT_EQ(String(source), "runs:/%");
+  EXPECT_EQ(ParseOne("tags.\"quality\" = 'gold'", kVersion).key, "quality");
+  EXPECT_EQ(ParseOne("attribute.run_id != 'x'", kVersion).key, "run_id");
+}
+
+TEST(ParseFilterErrorTest, ModelVersionRules) {
+  constexpr Entity kVersion = Entity::kModelVersion;
+  EXPECT_THAT(FilterError("run_id NOT IN ('a')", kVersion),
+              HasSubstr("invalid comparator 'NOT IN'"));
+  EXPECT_THAT(FilterError("name IN ('a')", kVersion), HasSubstr("invalid comparator 'IN'"));
+  EXPECT_THAT(FilterError("source_path IN ('a')", kVersion), HasSubstr("invalid comparator 'IN'"));
+  EXPECT_THAT(FilterError("version_number LIKE '1'", kVersion),
+              HasSubstr("invalid comparator 'LIKE'"));
+  EXPECT_THAT(FilterError("version_number = 'latest'", kVersion),
+              HasSubstr("expected an integer for attribute 'version_number'"));
+  EXPECT_THAT(FilterError("creation_timestamp > 1", kVersion),
+              HasSubstr("invalid attribute key 'creation_timestamp'"));
+  EXPECT_THAT(FilterError("current_stage = 'Production'", kVersion),
+              HasSubstr("invalid attribute key 'current_stage'"));
+  EXPECT_THAT(FilterError("run_id = 5", kVersion), HasSubstr("expected a quoted string"));
+  EXPECT_THAT(FilterError("metrics.a > 1", kVersion), HasSubstr("invalid entity type 'metrics'"));
+}
+
+TEST(ParseOrderByTest, RegistryKeys) {
+  constexpr Entity kModel = Entity::kRegisteredModel;
+  constexpr Entity kVersion = Entity::kModelVersion;
+  EXPECT_EQ(ParseClause("name DESC", kModel).key, "name");
+  EXPECT_FALSE(ParseClause("name DESC", kModel).ascending);
+  EXPECT_EQ(ParseClause("creation_timestamp", kModel).key, "creation_timestamp");
+  EXPECT_EQ(ParseClause("last_updated_timestamp ASC", kModel).key, "last_updated_timestamp");
+  // MLflow's SQL store: "timestamp" orders by the last-update time.
+  EXPECT_EQ(ParseClause("timestamp DESC", kModel).key, "last_updated_timestamp");
+  EXPECT_EQ(ParseClause("attribute.name", kModel).key, "name");
+  EXPECT_EQ(ParseClause("version_number DESC", kVersion).key, "version_number");
+  EXPECT_EQ(ParseClause("creation_timestamp", kVersion).key, "creation_timestamp");
+  EXPECT_EQ(ParseClause("last_updated_timestamp", kVersion).key, "last_updated_timestamp");
+  EXPECT_EQ(ParseClause("name", kVersion).key, "name");
+}
+
+TEST(ParseOrderByErrorTest, RegistryClauses) {
+  constexpr Entity kModel = Entity::kRegisteredModel;
+  constexpr Entity kVersion = Entity::kModelVersion;
+  EXPECT_THAT(OrderByError("version_number", kModel),
+              HasSubstr("invalid attribute key 'version_number'"));
+  EXPECT_THAT(OrderByError("tags.owner", kModel), HasSubstr("invalid entity type 'tags'"));
+  EXPECT_THAT(OrderByError(" name", kModel), HasSubstr("unexpected whitespace at position 0"));
+  EXPECT_THAT(OrderByError("timestamp", kVersion), HasSubstr("invalid attribute key 'timestamp'"));
+  EXPECT_THAT(OrderByError("run_id", kVersion), HasSubstr("invalid attribute key 'run_id'"));
+  EXPECT_THAT(std::string(ParseOrderByList({"timestamp", "last_updated_timestamp DESC"}, kModel)
+                              .status()
+                              .message()),
+              HasSubstr("duplicate"));
+}
+
 }  // namespace
 }  // namespace ferry::search

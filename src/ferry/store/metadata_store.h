@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "ferry/common/clock.h"
 #include "ferry/search/ast.h"
+#include "ferry/store/registry_store.h"
 #include "ferry/store/types.h"
 
 namespace ferry::store {
@@ -135,6 +136,10 @@ class MetadataStore {
                                             const std::vector<Param>& params) = 0;
   virtual absl::Status DeleteLoggedModel(std::string_view model_id) = 0;
   virtual absl::StatusOr<Page<LoggedModel>> SearchLoggedModels(const LoggedModelQuery& query) = 0;
+
+  // The model registry and governance records kept in the same database.
+  // Never null; owned by (and lives as long as) this store.
+  virtual RegistryStore* registry() = 0;
 };
 
 struct StoreOptions {

@@ -58,15 +58,39 @@ absl::StatusOr<std::unique_ptr<TrackingService>> TrackingService::Create(
 
 // ---------------------------------------------------------------- experiments
 
+void TrackingService::Audit(const RequestContext& ctx, AuditRecord record) {
+  if (options_.audit != nullptr) options_.audit->Record(ctx, std::move(record));
+}
+
+namespace {
+nlohmann::json ExperimentJson(const store::Experiment& e) {
+  nlohmann::json tags = nlohmann::json::object();
+  for (const auto& t : e.tags) tags[t.key] = t.value;
+  return {{"experiment_id", e.experiment_id}, {"name", e.name}, {"artifact_location", e.artifact_location},
+          {"lifecycle_stage", e.lifecycle_stage}, {"tags", tags}};
+}
+nlohmann::json RunInfoJson(const store::RunInfo& r) {
+  nlohmann::json j = {{"run_id", r.run_id}, {"run_name", r.run_name}, {"experiment_id", r.experiment_id},
+                      {"status", r.status}, {"lifecycle_stage", r.lifecycle_stage}};
+  if (r.end_time) j["end_time"] = *r.end_time;
+  return j;
+}
+}  // namespace
+
 absl::StatusOr<std::string> TrackingService::CreateExperiment(std::string_view name,
                                                               std::string_view artifact_location,
-                                                              const std::vector<store::Tag>& tags) {
+                                                              const std::vector<store::Tag>& tags,
+                                                              const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentName(name));
   if (!artifact_location.empty()) FERRY_RETURN_IF_ERROR(ValidateArtifactLocation(artifact_location));
   for (const auto& tag : tags) FERRY_RETURN_IF_ERROR(ValidateExperimentTag(tag));
   std::string location(artifact_location);
   if (location.empty()) location = options_.artifact_root_uri + "/{experiment_id}";
-  return options_.store->CreateExperiment(name, location, tags);
+  FERRY_ASSIGN_OR_RETURN(std::string id, options_.store->CreateExperiment(name, location, tags));
+  if (auto created = options_.store->GetExperiment(id); created.ok()) {
+    Audit(ctx, {"experiment.create", "experiment", id, nullptr, ExperimentJson(*created)});
+  }
+  return id;
 }
 
 absl::StatusOr<store::Experiment> TrackingService::GetExperiment(std::string_view experiment_id) {
@@ -97,45 +121,65 @@ absl::StatusOr<store::Page<store::Experiment>> TrackingService::SearchExperiment
 }
 
 absl::Status TrackingService::RenameExperiment(std::string_view experiment_id,
-                                               std::string_view new_name) {
+                                               std::string_view new_name, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   FERRY_RETURN_IF_ERROR(ValidateExperimentName(new_name));
   FERRY_ASSIGN_OR_RETURN(auto experiment, options_.store->GetExperiment(experiment_id));
   FERRY_RETURN_IF_ERROR(ExperimentIsActive(experiment));
-  return options_.store->RenameExperiment(experiment_id, new_name);
+  FERRY_RETURN_IF_ERROR(options_.store->RenameExperiment(experiment_id, new_name));
+  Audit(ctx, {"experiment.rename", "experiment", experiment.experiment_id, {{"name", experiment.name}},
+              {{"name", std::string(new_name)}}});
+  return absl::OkStatus();
 }
 
-absl::Status TrackingService::DeleteExperiment(std::string_view experiment_id) {
+absl::Status TrackingService::DeleteExperiment(std::string_view experiment_id, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   if (experiment_id == store::kDefaultExperimentId) {
     return absl::InvalidArgumentError("Cannot delete the default experiment '0'. This is an internally reserved experiment.");
   }
-  return options_.store->DeleteExperiment(experiment_id);
+  FERRY_RETURN_IF_ERROR(options_.store->DeleteExperiment(experiment_id));
+  Audit(ctx, {"experiment.delete", "experiment", std::string(experiment_id),
+              {{"lifecycle_stage", store::kLifecycleActive}}, {{"lifecycle_stage", store::kLifecycleDeleted}}});
+  return absl::OkStatus();
 }
 
-absl::Status TrackingService::RestoreExperiment(std::string_view experiment_id) {
+absl::Status TrackingService::RestoreExperiment(std::string_view experiment_id, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
-  return options_.store->RestoreExperiment(experiment_id);
+  FERRY_RETURN_IF_ERROR(options_.store->RestoreExperiment(experiment_id));
+  Audit(ctx, {"experiment.restore", "experiment", std::string(experiment_id),
+              {{"lifecycle_stage", store::kLifecycleDeleted}}, {{"lifecycle_stage", store::kLifecycleActive}}});
+  return absl::OkStatus();
 }
 
-absl::Status TrackingService::SetExperimentTag(std::string_view experiment_id, const store::Tag& tag) {
+absl::Status TrackingService::SetExperimentTag(std::string_view experiment_id, const store::Tag& tag,
+                                               const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   FERRY_RETURN_IF_ERROR(ValidateExperimentTag(tag));
   FERRY_ASSIGN_OR_RETURN(auto experiment, options_.store->GetExperiment(experiment_id));
   FERRY_RETURN_IF_ERROR(ExperimentIsActive(experiment));
-  return options_.store->SetExperimentTag(experiment_id, tag);
+  FERRY_RETURN_IF_ERROR(options_.store->SetExperimentTag(experiment_id, tag));
+  nlohmann::json before = nullptr;
+  if (const auto* old = FindTag(experiment.tags, tag.key)) before = {{tag.key, old->value}};
+  Audit(ctx, {"experiment.set_tag", "experiment", experiment.experiment_id, before, {{tag.key, tag.value}}});
+  return absl::OkStatus();
 }
 
-absl::Status TrackingService::DeleteExperimentTag(std::string_view experiment_id, std::string_view key) {
+absl::Status TrackingService::DeleteExperimentTag(std::string_view experiment_id, std::string_view key,
+                                                  const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   FERRY_ASSIGN_OR_RETURN(auto experiment, options_.store->GetExperiment(experiment_id));
   FERRY_RETURN_IF_ERROR(ExperimentIsActive(experiment));
-  return options_.store->DeleteExperimentTag(experiment_id, key);
+  FERRY_RETURN_IF_ERROR(options_.store->DeleteExperimentTag(experiment_id, key));
+  nlohmann::json before = nullptr;
+  if (const auto* old = FindTag(experiment.tags, key)) before = {{std::string(key), old->value}};
+  Audit(ctx, {"experiment.delete_tag", "experiment", experiment.experiment_id, before, nullptr});
+  return absl::OkStatus();
 }
 
 // ----------------------------------------------------------------------- runs
 
-absl::StatusOr<store::Run> TrackingService::CreateRun(const CreateRunRequest& request) {
+absl::StatusOr<store::Run> TrackingService::CreateRun(const CreateRunRequest& request,
+                                                      const RequestContext& ctx) {
   std::string experiment_id = request.experiment_id.empty() ? store::kDefaultExperimentId
                                                             : request.experiment_id;
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
@@ -165,7 +209,9 @@ absl::StatusOr<store::Run> TrackingService::CreateRun(const CreateRunRequest& re
   std::string location = experiment.artifact_location;
   while (!location.empty() && location.back() == '/') location.pop_back();
   run.artifact_uri_template = location + "/{run_id}/artifacts";
-  return options_.store->CreateRun(run);
+  FERRY_ASSIGN_OR_RETURN(store::Run created, options_.store->CreateRun(run));
+  Audit(ctx, {"run.create", "run", created.info.run_id, nullptr, RunInfoJson(created.info)});
+  return created;
 }
 
 absl::StatusOr<store::Run> TrackingService::GetRun(std::string_view run_id) {
@@ -174,7 +220,8 @@ absl::StatusOr<store::Run> TrackingService::GetRun(std::string_view run_id) {
 }
 
 absl::StatusOr<store::RunInfo> TrackingService::UpdateRun(std::string_view run_id,
-                                                          const store::RunUpdate& update) {
+                                                          const store::RunUpdate& update,
+                                                          const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateRunId(run_id));
   if (update.status && *update.status != "RUNNING" && *update.status != "SCHEDULED" &&
       *update.status != "FINISHED" && *update.status != "FAILED" && *update.status != "KILLED") {
@@ -183,17 +230,26 @@ absl::StatusOr<store::RunInfo> TrackingService::UpdateRun(std::string_view run_i
                                       "FINISHED, FAILED, KILLED");
   }
   if (update.run_name) FERRY_RETURN_IF_ERROR(ValidateRunName(*update.run_name, {}));
-  return options_.store->UpdateRun(run_id, update);
+  FERRY_ASSIGN_OR_RETURN(store::Run before, options_.store->GetRun(run_id));
+  FERRY_ASSIGN_OR_RETURN(store::RunInfo after, options_.store->UpdateRun(run_id, update));
+  Audit(ctx, {"run.update", "run", after.run_id, RunInfoJson(before.info), RunInfoJson(after)});
+  return after;
 }
 
-absl::Status TrackingService::DeleteRun(std::string_view run_id) {
+absl::Status TrackingService::DeleteRun(std::string_view run_id, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateRunId(run_id));
-  return options_.store->DeleteRun(run_id);
+  FERRY_RETURN_IF_ERROR(options_.store->DeleteRun(run_id));
+  Audit(ctx, {"run.delete", "run", std::string(run_id), {{"lifecycle_stage", store::kLifecycleActive}},
+              {{"lifecycle_stage", store::kLifecycleDeleted}}});
+  return absl::OkStatus();
 }
 
-absl::Status TrackingService::RestoreRun(std::string_view run_id) {
+absl::Status TrackingService::RestoreRun(std::string_view run_id, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateRunId(run_id));
-  return options_.store->RestoreRun(run_id);
+  FERRY_RETURN_IF_ERROR(options_.store->RestoreRun(run_id));
+  Audit(ctx, {"run.restore", "run", std::string(run_id), {{"lifecycle_stage", store::kLifecycleDeleted}},
+              {{"lifecycle_stage", store::kLifecycleActive}}});
+  return absl::OkStatus();
 }
 
 absl::Status TrackingService::LogMetric(std::string_view run_id, store::Metric metric) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "ferry/common/audit_sink.h"
 #include "ferry/common/clock.h"
 #include "ferry/store/metadata_store.h"
 
@@ -22,6 +23,7 @@ namespace ferry::tracking {
 struct TrackingServiceOptions {
   store::MetadataStore* store = nullptr;  // not owned; required
   Clock* clock = Clock::Real();           // not owned
+  AuditSink* audit = nullptr;             // not owned; experiment and run-lifecycle changes are recorded
   // Root URI of the artifact proxy; experiments get "<root>/<experiment_id>",
   // runs "<experiment artifact_location>/<run_id>/artifacts".
   std::string artifact_root_uri = "mlflow-artifacts:";
@@ -76,22 +78,27 @@ class TrackingService {
   // Experiments.
   absl::StatusOr<std::string> CreateExperiment(std::string_view name,
                                                std::string_view artifact_location,
-                                               const std::vector<store::Tag>& tags);
+                                               const std::vector<store::Tag>& tags,
+                                               const RequestContext& ctx = {});
   absl::StatusOr<store::Experiment> GetExperiment(std::string_view experiment_id);
   absl::StatusOr<store::Experiment> GetExperimentByName(std::string_view name);
   absl::StatusOr<store::Page<store::Experiment>> SearchExperiments(const SearchExperimentsRequest& r);
-  absl::Status RenameExperiment(std::string_view experiment_id, std::string_view new_name);
-  absl::Status DeleteExperiment(std::string_view experiment_id);
-  absl::Status RestoreExperiment(std::string_view experiment_id);
-  absl::Status SetExperimentTag(std::string_view experiment_id, const store::Tag& tag);
-  absl::Status DeleteExperimentTag(std::string_view experiment_id, std::string_view key);
+  absl::Status RenameExperiment(std::string_view experiment_id, std::string_view new_name,
+                                const RequestContext& ctx = {});
+  absl::Status DeleteExperiment(std::string_view experiment_id, const RequestContext& ctx = {});
+  absl::Status RestoreExperiment(std::string_view experiment_id, const RequestContext& ctx = {});
+  absl::Status SetExperimentTag(std::string_view experiment_id, const store::Tag& tag,
+                                const RequestContext& ctx = {});
+  absl::Status DeleteExperimentTag(std::string_view experiment_id, std::string_view key,
+                                   const RequestContext& ctx = {});
 
   // Runs.
-  absl::StatusOr<store::Run> CreateRun(const CreateRunRequest& request);
+  absl::StatusOr<store::Run> CreateRun(const CreateRunRequest& request, const RequestContext& ctx = {});
   absl::StatusOr<store::Run> GetRun(std::string_view run_id);
-  absl::StatusOr<store::RunInfo> UpdateRun(std::string_view run_id, const store::RunUpdate& update);
-  absl::Status DeleteRun(std::string_view run_id);
-  absl::Status RestoreRun(std::string_view run_id);
+  absl::StatusOr<store::RunInfo> UpdateRun(std::string_view run_id, const store::RunUpdate& update,
+                                           const RequestContext& ctx = {});
+  absl::Status DeleteRun(std::string_view run_id, const RequestContext& ctx = {});
+  absl::Status RestoreRun(std::string_view run_id, const RequestContext& ctx = {});
   absl::Status LogMetric(std::string_view run_id, store::Metric metric);
   absl::Status LogParam(std::string_view run_id, const store::Param& param);
   absl::Status SetTag(std::string_view run_id, const store::Tag& tag);
@@ -132,6 +139,7 @@ class TrackingService {
 
  private:
   explicit TrackingService(TrackingServiceOptions options) : options_(std::move(options)) {}
+  void Audit(const RequestContext& ctx, AuditRecord record);
   TrackingServiceOptions options_;
 };
 

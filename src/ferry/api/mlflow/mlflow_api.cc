@@ -4,6 +4,7 @@
 
 #include "ferry/api/mlflow/entities.h"
 #include "ferry/api/mlflow/json_request.h"
+#include "ferry/api/mlflow/routes.h"
 #include "ferry/artifacts/path.h"
 #include "ferry/common/status.h"
 #include "ferry/common/url.h"
@@ -37,22 +38,6 @@ http::Response StatusToResponse(const absl::Status& status) {
 }
 
 namespace {
-
-using Endpoint = std::function<absl::StatusOr<json>(const json& msg, http::Request& request)>;
-
-http::Response Ok(const json& body) {
-  return http::Response::Json(200, body.dump(-1, ' ', false, json::error_handler_t::replace));
-}
-
-http::Handler Wrap(Endpoint endpoint) {
-  return [endpoint = std::move(endpoint)](http::Request& request) {
-    auto msg = DecodeRequest(request);
-    if (!msg.ok()) return StatusToResponse(msg.status());
-    auto result = endpoint(*msg, request);
-    if (!result.ok()) return StatusToResponse(result.status());
-    return Ok(*result);
-  };
-}
 
 absl::StatusOr<store::ViewType> ParseViewType(const json& msg, std::string_view field) {
   FERRY_ASSIGN_OR_RETURN(auto v, GetOptionalString(msg, field));
@@ -196,11 +181,11 @@ class MlflowApi::Impl {
 
   void RegisterTracking(http::Router* router, const std::string& p) {
     // ---- experiments
-    Add(router, "POST", p, "/experiments/create", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
+    Add(router, "POST", p, "/experiments/create", [this](const json& m, http::Request& req) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
       FERRY_ASSIGN_OR_RETURN(auto location, GetOptionalString(m, "artifact_location"));
       FERRY_ASSIGN_OR_RETURN(auto tags, TagsFromJson(m, "tags"));
-      FERRY_ASSIGN_OR_RETURN(std::string id, tracking_->CreateExperiment(name, location.value_or(""), tags));
+      FERRY_ASSIGN_OR_RETURN(std::string id, tracking_->CreateExperiment(name, location.value_or(""), tags, Ctx(req)));
       return json{{"experiment_id", id}};
     });
     Add(router, "GET", p, "/experiments/get", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
@@ -233,33 +218,33 @@ class MlflowApi::Impl {
     };
     Add(router, "POST", p, "/experiments/search", search_experiments);
     Add(router, "GET", p, "/experiments/search", search_experiments);
-    Add(router, "POST", p, "/experiments/update", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
+    Add(router, "POST", p, "/experiments/update", [this](const json& m, http::Request& req) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string id, GetString(m, "experiment_id"));
       FERRY_ASSIGN_OR_RETURN(auto new_name, GetOptionalString(m, "new_name"));
-      if (new_name) FERRY_RETURN_IF_ERROR(tracking_->RenameExperiment(id, *new_name));
+      if (new_name) FERRY_RETURN_IF_ERROR(tracking_->RenameExperiment(id, *new_name, Ctx(req)));
       return json::object();
     });
-    Add(router, "POST", p, "/experiments/delete", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
+    Add(router, "POST", p, "/experiments/delete", [this](const json& m, http::Request& req) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string id, GetString(m, "experiment_id"));
-      FERRY_RETURN_IF_ERROR(tracking_->DeleteExperiment(id));
+      FERRY_RETURN_IF_ERROR(tracking_->DeleteExperiment(id, Ctx(req)));
       return json::object();
     });
-    Add(router, "POST", p, "/experiments/restore", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
+    Add(router, "POST", p, "/experiments/restore", [this](const json& m, http::Request& req) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string id, GetString(m, "experiment_id"));
-      FERRY_RETURN_IF_ERROR(tracking_->RestoreExperiment(id));
+      FERRY_RETURN_IF_ERROR(tracking_->RestoreExperiment(id, Ctx(req)));
       return json::object();
     });
-    Add(router, "POST", p, "/experiments/set-experiment-tag", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
+    Add(router, "POST", p, "/experiments/set-experiment-tag", [this](const json& m, http::Request& req) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string id, GetString(m, "experiment_id"));
       FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
       FERRY_ASSIGN_OR_RETURN(auto value, GetOptionalString(m, "value"));
-      FERRY_RETURN_IF_ERROR(tracking_->SetExperimentTag(id, {key, value.value_or("")}));
+      FERRY_RETURN_IF_ERROR(tracking_->SetExperimentTag(id, {key, value.value_or("")}, Ctx(req)));
       return json::object();
     });
-    Add(router, "POST", p, "/experiments/delete-experiment-tag", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
+    Add(router, "POST", p, "/experiments/delete-experiment-tag", [this](const json& m, http::Request& req) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string id, GetString(m, "experiment_id"));
       FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
-      FERRY_RETURN_IF_ERROR(tracking_->DeleteExperimentTag(id, key));
+      FERRY_RETURN_IF_ERROR(tracking_->DeleteExperimentTag(id, key, Ctx(req)));
       return json::object();
     });
 
@@ -275,7 +260,7 @@ class MlflowApi::Impl {
       r.run_name = run_name.value_or("");
       FERRY_ASSIGN_OR_RETURN(r.start_time, GetOptionalInt(m, "start_time"));
       FERRY_ASSIGN_OR_RETURN(r.tags, TagsFromJson(m, "tags"));
-      FERRY_ASSIGN_OR_RETURN(auto run, tracking_->CreateRun(r));
+      FERRY_ASSIGN_OR_RETURN(auto run, tracking_->CreateRun(r, Ctx(req)));
       return json{{"run", ToJson(run)}};
     });
     Add(router, "GET", p, "/runs/get", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
@@ -283,24 +268,24 @@ class MlflowApi::Impl {
       FERRY_ASSIGN_OR_RETURN(auto run, tracking_->GetRun(run_id));
       return json{{"run", ToJson(run)}};
     });
-    Add(router, "POST", p, "/runs/update", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
+    Add(router, "POST", p, "/runs/update", [this](const json& m, http::Request& req) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string run_id, RunIdField(m));
       store::RunUpdate update;
       FERRY_ASSIGN_OR_RETURN(update.status, GetOptionalString(m, "status"));
       FERRY_ASSIGN_OR_RETURN(update.end_time, GetOptionalInt(m, "end_time"));
       FERRY_ASSIGN_OR_RETURN(update.run_name, GetOptionalString(m, "run_name"));
       if (update.run_name && update.run_name->empty()) update.run_name.reset();
-      FERRY_ASSIGN_OR_RETURN(auto info, tracking_->UpdateRun(run_id, update));
+      FERRY_ASSIGN_OR_RETURN(auto info, tracking_->UpdateRun(run_id, update, Ctx(req)));
       return json{{"run_info", ToJson(info)}};
     });
-    Add(router, "POST", p, "/runs/delete", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
+    Add(router, "POST", p, "/runs/delete", [this](const json& m, http::Request& req) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string run_id, RunIdField(m));
-      FERRY_RETURN_IF_ERROR(tracking_->DeleteRun(run_id));
+      FERRY_RETURN_IF_ERROR(tracking_->DeleteRun(run_id, Ctx(req)));
       return json::object();
     });
-    Add(router, "POST", p, "/runs/restore", [this](const json& m, http::Request&) -> absl::StatusOr<json> {
+    Add(router, "POST", p, "/runs/restore", [this](const json& m, http::Request& req) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string run_id, RunIdField(m));
-      FERRY_RETURN_IF_ERROR(tracking_->RestoreRun(run_id));
+      FERRY_RETURN_IF_ERROR(tracking_->RestoreRun(run_id, Ctx(req)));
       return json::object();
     });
     Add(router, "POST", p, "/runs/log-metric", [this](const json& m, http::Request&) -> absl::StatusOr<json> {

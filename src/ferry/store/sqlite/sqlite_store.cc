@@ -23,6 +23,7 @@
 #include "ferry/store/sqlite/internal/like.h"
 #include "ferry/store/sqlite/internal/schema.h"
 #include "ferry/store/sqlite/internal/search_sql.h"
+#include "ferry/store/sqlite/internal/store_access.h"
 
 namespace ferry::store {
 
@@ -533,11 +534,6 @@ std::set<int64_t> SampleSteps(const std::vector<int64_t>& all_steps, int64_t sta
   return out;
 }
 
-template <typename T>
-bool IsOk(const T& result) {
-  return result.ok();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -708,44 +704,6 @@ void SqliteStore::ReleaseReader(Connection* conn) {
     idle_readers_.push_back(conn);
   }
   readers_cv_.notify_one();
-}
-
-template <typename Fn>
-auto SqliteStore::Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
-  using Result = decltype(fn(std::declval<Connection&>()));
-  auto run = [&](Connection& conn) -> Result {
-    absl::StatusOr<Transaction> txn = Transaction::Begin(&conn, Transaction::Mode::kRead);
-    if (!txn.ok()) return Result(txn.status());
-    Result result = fn(conn);
-    if (IsOk(result)) {
-      absl::Status committed = txn->Commit();
-      if (!committed.ok()) return Result(committed);
-    }
-    return result;
-  };
-  if (in_memory_) {
-    std::lock_guard<std::mutex> lock(writer_mu_);
-    return run(*writer_);
-  }
-  Connection* conn = AcquireReader();
-  Result result = run(*conn);
-  ReleaseReader(conn);
-  return result;
-}
-
-template <typename Fn>
-auto SqliteStore::Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
-  using Result = decltype(fn(std::declval<Connection&>()));
-  std::lock_guard<std::mutex> lock(writer_mu_);
-  absl::StatusOr<Transaction> txn = Transaction::Begin(writer_.get(), Transaction::Mode::kWrite);
-  if (!txn.ok()) return Result(txn.status());
-  Result result = fn(*writer_);
-  if (!IsOk(result)) return result;  // ~Transaction rolls back
-  absl::Status committed = txn->Commit();
-  if (!committed.ok()) return Result(committed);
-  // Statistics upkeep must not fail a write that has committed.
-  (void)MaybeAnalyzeLocked(/*force_check=*/false);
-  return result;
 }
 
 // ---------------------------------------------------------------------------

@@ -13,16 +13,26 @@
 // An in-memory database (path ":memory:") is private to one connection, so
 // the store then uses its single connection for reads as well, behind the
 // same mutex.
+//
+// The same object is the RegistryStore (registry()): the model registry and
+// governance tables live in the same database and share its connections,
+// so a registry write and a tracking write never wait on each other's
+// locks beyond the one writer mutex. Registry methods are implemented in
+// sqlite_registry_store.cc.
 
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "ferry/common/clock.h"
 #include "ferry/store/metadata_store.h"
+#include "ferry/store/registry_store.h"
 
 namespace ferry::store {
 
@@ -43,7 +53,7 @@ struct SqliteStoreOptions {
   int busy_timeout_ms = 30'000;
 };
 
-class SqliteStore : public MetadataStore {
+class SqliteStore : public MetadataStore, public RegistryStore {
  public:
   // Opens or creates the database, applies migrations and creates experiment
   // "0" ("Default") if the database has no experiment yet.
@@ -92,6 +102,59 @@ class SqliteStore : public MetadataStore {
                                     const std::vector<Param>& params) override;
   absl::Status DeleteLoggedModel(std::string_view model_id) override;
   absl::StatusOr<Page<LoggedModel>> SearchLoggedModels(const LoggedModelQuery& query) override;
+
+  // This object; see the class comment.
+  RegistryStore* registry() override { return this; }
+
+  // --- RegistryStore ---
+  absl::StatusOr<RegisteredModel> CreateRegisteredModel(std::string_view name,
+                                                        std::string_view description,
+                                                        const std::vector<Tag>& tags,
+                                                        std::string_view user_id) override;
+  absl::StatusOr<RegisteredModel> GetRegisteredModel(std::string_view name) override;
+  absl::StatusOr<RegisteredModel> RenameRegisteredModel(std::string_view name,
+                                                        std::string_view new_name) override;
+  absl::StatusOr<RegisteredModel> UpdateRegisteredModel(std::string_view name,
+                                                        std::string_view description) override;
+  absl::Status DeleteRegisteredModel(std::string_view name) override;
+  absl::StatusOr<Page<RegisteredModel>> SearchRegisteredModels(
+      const RegisteredModelQuery& query) override;
+  absl::Status SetRegisteredModelTag(std::string_view name, const Tag& tag) override;
+  absl::Status DeleteRegisteredModelTag(std::string_view name, std::string_view key) override;
+  absl::StatusOr<std::vector<ModelVersion>> GetLatestVersions(
+      std::string_view name, const std::vector<std::string>& stages) override;
+
+  absl::Status SetRegisteredModelAlias(std::string_view name, std::string_view alias,
+                                       int64_t version) override;
+  absl::Status DeleteRegisteredModelAlias(std::string_view name, std::string_view alias) override;
+  absl::StatusOr<ModelVersion> GetModelVersionByAlias(std::string_view name,
+                                                      std::string_view alias) override;
+
+  absl::StatusOr<ModelVersion> CreateModelVersion(const NewModelVersion& version) override;
+  absl::StatusOr<ModelVersion> GetModelVersion(std::string_view name, int64_t version) override;
+  absl::StatusOr<ModelVersion> UpdateModelVersion(std::string_view name, int64_t version,
+                                                  std::string_view description) override;
+  absl::Status DeleteModelVersion(std::string_view name, int64_t version) override;
+  absl::StatusOr<Page<ModelVersion>> SearchModelVersions(const ModelVersionQuery& query) override;
+  absl::StatusOr<ModelVersion> TransitionModelVersionStage(std::string_view name, int64_t version,
+                                                           std::string_view stage,
+                                                           bool archive_existing_versions) override;
+  absl::Status SetModelVersionTag(std::string_view name, int64_t version, const Tag& tag) override;
+  absl::Status DeleteModelVersionTag(std::string_view name, int64_t version,
+                                     std::string_view key) override;
+
+  absl::Status SetPolicy(std::string_view name, std::string_view policy_json) override;
+  absl::StatusOr<std::string> GetPolicy(std::string_view name) override;
+  absl::Status DeletePolicy(std::string_view name) override;
+
+  absl::StatusOr<Approval> AddApproval(const Approval& approval) override;
+  absl::StatusOr<std::vector<Approval>> ListApprovals(std::string_view name,
+                                                      std::optional<int64_t> version) override;
+
+  absl::StatusOr<AuditEntry> AppendAudit(AuditEntry entry, AuditHasher hasher) override;
+  absl::StatusOr<std::vector<AuditEntry>> ListAudit(std::string_view object_id,
+                                                    int64_t limit) override;
+  absl::StatusOr<std::pair<int64_t, std::string>> GetAuditHead() override;
 
   // The query plan SQLite picks for the SearchRuns SQL of `query` (the rows
   // of EXPLAIN QUERY PLAN, one per line). For tests and benchmarks that

@@ -20,6 +20,7 @@
 #include "ferry/store/sqlite/internal/like.h"
 #include "ferry/store/sqlite/internal/schema.h"
 #include "ferry/store/testing/conformance.h"
+#include "ferry/store/testing/registry_conformance.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -27,6 +28,7 @@ namespace ferry::store {
 namespace {
 
 using conformance::MetadataStoreConformanceTest;
+using conformance::RegistryStoreConformanceTest;
 using conformance::StoreFactory;
 using ::testing::HasSubstr;
 
@@ -85,6 +87,9 @@ StoreFactory MemoryFactory() {
 INSTANTIATE_TEST_SUITE_P(Sqlite, MetadataStoreConformanceTest,
                          ::testing::Values(FileFactory(), MemoryFactory()),
                          conformance::FactoryName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, RegistryStoreConformanceTest,
+                         ::testing::Values(FileFactory(), MemoryFactory()),
+                         conformance::RegistryFactoryName);
 
 // ===========================================================================
 // SQLite specifics
@@ -278,6 +283,154 @@ TEST(SqliteStoreTest, SearchPlanDrivesFromIndexes) {
   for (size_t i = 1; i < page->items.size(); ++i) {
     EXPECT_GE(page->items[i - 1].metrics[0].value, page->items[i].metrics[0].value);
   }
+}
+
+// ===========================================================================
+// Registry: what only a look at the file can check
+
+// Runs `sql` on its own connection to `path`; returns the first column of
+// every row, one per line.
+std::string RawSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::string out;
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = sql.c_str();
+  while (tail != nullptr && *tail != '\0') {
+    if (sqlite3_prepare_v2(db, tail, -1, &stmt, &tail) != SQLITE_OK) {
+      ADD_FAILURE() << sqlite3_errmsg(db) << " in " << sql;
+      break;
+    }
+    if (stmt == nullptr) break;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      absl::StrAppend(&out, text != nullptr ? reinterpret_cast<const char*>(text) : "NULL", "\n");
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+AuditEntry AuditFor(const std::string& object_id) {
+  AuditEntry e;
+  e.timestamp = 1;
+  e.actor = "alice";
+  e.action = "test";
+  e.object_type = "registered_model";
+  e.object_id = object_id;
+  return e;
+}
+
+TEST(SqliteRegistryTest, TruncatedAuditTailStaysVisibleAsAGap) {
+  FakeClock clock;
+  const std::string path = NewDbPath();
+  std::unique_ptr<MetadataStore> store = OpenSqlite(path, &clock);
+  ASSERT_NE(store, nullptr);
+  RegistryStore* reg = store->registry();
+  for (const char* id : {"a", "b", "c"}) {
+    ASSERT_TRUE(reg->AppendAudit(AuditFor(id), &conformance::TestAuditHash).ok());
+  }
+  const std::string hash3 = reg->GetAuditHead()->second;
+  RawSql(path, "DELETE FROM audit_log WHERE seq = 3");
+  // The head still names entry 3, so a verifier sees the truncation...
+  EXPECT_EQ(reg->GetAuditHead()->first, 3);
+  EXPECT_EQ(reg->ListAudit("", 0)->size(), 2u);
+  // ...and the next append continues from the head, leaving the gap.
+  absl::StatusOr<AuditEntry> next = reg->AppendAudit(AuditFor("d"), &conformance::TestAuditHash);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->seq, 4);
+  EXPECT_EQ(next->prev_hash, hash3);
+  absl::StatusOr<std::vector<AuditEntry>> entries = reg->ListAudit("", 0);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  std::vector<int64_t> seqs;
+  for (const AuditEntry& e : *entries) seqs.push_back(e.seq);
+  EXPECT_THAT(seqs, ::testing::ElementsAre(1, 2, 4));
+}
+
+TEST(SqliteRegistryTest, AuditHeadBehindTheLogRefusesToAppend) {
+  FakeClock clock;
+  const std::string path = NewDbPath();
+  std::unique_ptr<MetadataStore> store = OpenSqlite(path, &clock);
+  ASSERT_NE(store, nullptr);
+  RegistryStore* reg = store->registry();
+  ASSERT_TRUE(reg->AppendAudit(AuditFor("a"), &conformance::TestAuditHash).ok());
+  ASSERT_TRUE(reg->AppendAudit(AuditFor("b"), &conformance::TestAuditHash).ok());
+  RawSql(path, "UPDATE audit_head SET seq = 1");
+  absl::StatusOr<AuditEntry> next = reg->AppendAudit(AuditFor("c"), &conformance::TestAuditHash);
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kDataLoss) << next.status();
+  EXPECT_EQ(RawSql(path, "SELECT count(*) FROM audit_log"), "2\n");
+}
+
+TEST(SqliteRegistryTest, EditedAuditRowsAreReturnedAsStored) {
+  FakeClock clock;
+  const std::string path = NewDbPath();
+  std::unique_ptr<MetadataStore> store = OpenSqlite(path, &clock);
+  ASSERT_NE(store, nullptr);
+  RegistryStore* reg = store->registry();
+  ASSERT_TRUE(reg->AppendAudit(AuditFor("a"), &conformance::TestAuditHash).ok());
+  RawSql(path, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 1");
+  absl::StatusOr<std::vector<AuditEntry>> entries = reg->ListAudit("", 0);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].actor, "mallory");
+  // The stored hash no longer matches: the governance verifier's job.
+  EXPECT_NE((*entries)[0].hash, conformance::TestAuditHash((*entries)[0]));
+}
+
+TEST(SqliteRegistryTest, CascadesLeaveNoDanglingRows) {
+  FakeClock clock;
+  const std::string path = NewDbPath();
+  std::unique_ptr<MetadataStore> store = OpenSqlite(path, &clock);
+  ASSERT_NE(store, nullptr);
+  RegistryStore* reg = store->registry();
+  ASSERT_TRUE(reg->CreateRegisteredModel("m", "", {{"k", "v"}}, "").ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(reg->CreateModelVersion({.name = "m", .tags = {{"t", "1"}}}).ok());
+  }
+  ASSERT_TRUE(reg->SetRegisteredModelAlias("m", "champion", 2).ok());
+  ASSERT_TRUE(reg->SetPolicy("m", "{}").ok());
+  ASSERT_TRUE(reg->AddApproval({.name = "m", .version = 2, .target = "alias:x", .user = "u"}).ok());
+  ASSERT_TRUE(reg->RenameRegisteredModel("m", "n").ok());
+  EXPECT_EQ(RawSql(path, "PRAGMA foreign_key_check"), "");
+  for (const char* table : {"model_versions", "model_version_tags", "registered_model_tags",
+                            "registered_model_aliases", "registry_policies", "approvals"}) {
+    EXPECT_EQ(RawSql(path, absl::StrCat("SELECT count(*) FROM ", table, " WHERE name = 'm'")),
+              "0\n")
+        << table;
+  }
+  ASSERT_TRUE(reg->DeleteRegisteredModel("n").ok());
+  for (const char* table : {"model_versions", "model_version_tags", "registered_model_tags",
+                            "registered_model_aliases", "registry_policies", "approvals"}) {
+    EXPECT_EQ(RawSql(path, absl::StrCat("SELECT count(*) FROM ", table)), "0\n") << table;
+  }
+}
+
+TEST(SqliteRegistryTest, UpgradesADatabaseWithoutRegistryTables) {
+  FakeClock clock;
+  const std::string path = NewDbPath();
+  std::string experiment_id;
+  {
+    std::unique_ptr<MetadataStore> store = OpenSqlite(path, &clock);
+    ASSERT_NE(store, nullptr);
+    experiment_id = store->CreateExperiment("kept", "", {}).value_or("");
+  }
+  // Roll the file back to schema version 1, as a database from before the
+  // registry existed.
+  RawSql(path,
+         "DROP TABLE audit_head; DROP TABLE audit_log; DROP TABLE approvals; "
+         "DROP TABLE registry_policies; DROP TABLE registered_model_aliases; "
+         "DROP TABLE model_version_tags; DROP TABLE model_versions; "
+         "DROP TABLE registered_model_tags; DROP TABLE registered_models; "
+         "DELETE FROM schema_version WHERE version > 1;");
+  ASSERT_EQ(RawSql(path, "SELECT max(version) FROM schema_version"), "1\n");
+  std::unique_ptr<MetadataStore> store = OpenSqlite(path, &clock);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->GetExperiment(experiment_id)->name, "kept");
+  EXPECT_TRUE(store->registry()->CreateRegisteredModel("m", "", {}, "").ok());
+  EXPECT_EQ(store->registry()->GetAuditHead()->first, 0);
+  EXPECT_EQ(RawSql(path, "SELECT max(version) FROM schema_version"),
+            absl::StrCat(sqlite_internal::LatestSchemaVersion(), "\n"));
 }
 
 // ===========================================================================

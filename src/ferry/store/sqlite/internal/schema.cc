@@ -182,6 +182,124 @@ CREATE TABLE logged_model_metrics (
   PRIMARY KEY (model_id, key, step, timestamp, value, is_nan, run_id, dataset_name, dataset_digest)
 ) WITHOUT ROWID;
 )sql"},
+    // Model registry and governance records.
+    // - Registered models are keyed by name, as in MLflow; every child table
+    //   references it (directly or through model_versions) with ON UPDATE
+    //   CASCADE, so a rename is one UPDATE, and ON DELETE CASCADE, so a
+    //   delete is one DELETE. Versions, their tags, aliases and approvals
+    //   reference model_versions (name, version), so deleting a version
+    //   takes its aliases and approvals with it.
+    // - registered_models.last_version is the highest version number ever
+    //   assigned; version numbers are never reused after a delete.
+    // - audit_log is append-only by contract (the store never updates or
+    //   deletes it); audit_head holds the last seq and hash, written in the
+    //   same transaction as each append, so a truncated tail is detectable.
+    {2, R"sql(
+CREATE TABLE registered_models (
+  name              TEXT PRIMARY KEY,
+  creation_time     INTEGER NOT NULL,
+  last_updated_time INTEGER NOT NULL,
+  description       TEXT NOT NULL DEFAULT '',
+  user_id           TEXT NOT NULL DEFAULT '',
+  last_version      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX registered_models_by_creation ON registered_models (creation_time, name);
+CREATE INDEX registered_models_by_update ON registered_models (last_updated_time, name);
+
+CREATE TABLE registered_model_tags (
+  name  TEXT NOT NULL REFERENCES registered_models (name) ON UPDATE CASCADE ON DELETE CASCADE,
+  key   TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (name, key)
+) WITHOUT ROWID;
+CREATE INDEX registered_model_tags_by_key_value ON registered_model_tags (key, value, name);
+
+CREATE TABLE model_versions (
+  name              TEXT NOT NULL REFERENCES registered_models (name)
+                      ON UPDATE CASCADE ON DELETE CASCADE,
+  version           INTEGER NOT NULL,
+  creation_time     INTEGER NOT NULL,
+  last_updated_time INTEGER NOT NULL,
+  description       TEXT NOT NULL DEFAULT '',
+  user_id           TEXT NOT NULL DEFAULT '',
+  current_stage     TEXT NOT NULL DEFAULT 'None'
+                      CHECK (current_stage IN ('None', 'Staging', 'Production', 'Archived')),
+  source            TEXT NOT NULL DEFAULT '',
+  run_id            TEXT NOT NULL DEFAULT '',
+  run_link          TEXT NOT NULL DEFAULT '',
+  model_id          TEXT NOT NULL DEFAULT '',
+  status            TEXT NOT NULL DEFAULT 'READY',
+  status_message    TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (name, version)
+);
+-- The newest version per stage (latest_versions) is one index probe per stage.
+CREATE INDEX model_versions_by_stage ON model_versions (name, current_stage, version);
+CREATE INDEX model_versions_by_run ON model_versions (run_id);
+CREATE INDEX model_versions_by_update ON model_versions (last_updated_time);
+
+CREATE TABLE model_version_tags (
+  name    TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  key     TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  PRIMARY KEY (name, version, key),
+  FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+    ON UPDATE CASCADE ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX model_version_tags_by_key_value ON model_version_tags (key, value, name, version);
+
+CREATE TABLE registered_model_aliases (
+  name    TEXT NOT NULL,
+  alias   TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (name, alias),
+  FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+    ON UPDATE CASCADE ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX registered_model_aliases_by_version ON registered_model_aliases (name, version);
+
+CREATE TABLE registry_policies (
+  name              TEXT PRIMARY KEY REFERENCES registered_models (name)
+                      ON UPDATE CASCADE ON DELETE CASCADE,
+  policy_json       TEXT NOT NULL,
+  last_updated_time INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE approvals (
+  id        INTEGER PRIMARY KEY,
+  name      TEXT NOT NULL,
+  version   INTEGER NOT NULL,
+  target    TEXT NOT NULL,
+  user      TEXT NOT NULL,
+  comment   TEXT NOT NULL DEFAULT '',
+  timestamp INTEGER NOT NULL,
+  FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+    ON UPDATE CASCADE ON DELETE CASCADE
+);
+CREATE INDEX approvals_by_version ON approvals (name, version, id);
+
+CREATE TABLE audit_log (
+  seq         INTEGER PRIMARY KEY,
+  timestamp   INTEGER NOT NULL,
+  actor       TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  object_type TEXT NOT NULL,
+  object_id   TEXT NOT NULL,
+  before_json TEXT NOT NULL DEFAULT '',
+  after_json  TEXT NOT NULL DEFAULT '',
+  request_id  TEXT NOT NULL DEFAULT '',
+  prev_hash   TEXT NOT NULL,
+  hash        TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_object ON audit_log (object_id, seq);
+
+CREATE TABLE audit_head (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  seq  INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
+)sql"},
 };
 
 }  // namespace

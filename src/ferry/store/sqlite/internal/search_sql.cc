@@ -823,4 +823,169 @@ absl::StatusOr<SearchSql> BuildLoggedModelSearch(const LoggedModelQuery& query, 
                   int64_t{query.max_results} + 1, offset);
 }
 
+// ---------------------------------------------------------------------------
+// Model registry
+
+namespace {
+
+std::optional<Column> RegisteredModelAttribute(const std::string& key) {
+  if (key == "name") return Column{"rm.name", ValueKind::kString, false};
+  return std::nullopt;
+}
+
+std::optional<Column> RegisteredModelOrderColumn(const std::string& key) {
+  if (key == "name") return Column{"rm.name", ValueKind::kString, false};
+  if (key == "creation_timestamp") {
+    return Column{"rm.creation_time", ValueKind::kNumber, false};
+  }
+  // "timestamp" is MLflow's SQL-store alias of the last-update time.
+  if (key == "last_updated_timestamp" || key == "timestamp") {
+    return Column{"rm.last_updated_time", ValueKind::kNumber, false};
+  }
+  return std::nullopt;
+}
+
+std::optional<Column> ModelVersionAttribute(const std::string& key) {
+  static const auto* kColumns = new std::map<std::string, Column>{
+      {"name", {"mv.name", ValueKind::kString, false}},
+      {"version_number", {"mv.version", ValueKind::kNumber, false}},
+      {"run_id", {"mv.run_id", ValueKind::kString, false}},
+      {"source_path", {"mv.source", ValueKind::kString, false}},
+  };
+  auto it = kColumns->find(key);
+  if (it == kColumns->end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Column> ModelVersionOrderColumn(const std::string& key) {
+  static const auto* kColumns = new std::map<std::string, Column>{
+      {"name", {"mv.name", ValueKind::kString, false}},
+      {"version_number", {"mv.version", ValueKind::kNumber, false}},
+      {"creation_timestamp", {"mv.creation_time", ValueKind::kNumber, false}},
+      {"last_updated_timestamp", {"mv.last_updated_time", ValueKind::kNumber, false}},
+  };
+  auto it = kColumns->find(key);
+  if (it == kColumns->end()) return std::nullopt;
+  return it->second;
+}
+
+// `EXISTS (...)` over the tag table for one tag clause: the tag is present
+// and its value satisfies the comparison (so `!=` does not match entities
+// without the tag, as in MLflow's inner join). The tag table's primary key
+// serves the lookup.
+absl::StatusOr<std::string> TagExists(absl::string_view table, absl::string_view owner_match,
+                                      const Comparison& c, std::vector<SqlValue>* binds) {
+  binds->push_back(SqlValue(c.key));
+  FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql("t.value", ValueKind::kString, c, binds));
+  return absl::StrCat("EXISTS (SELECT 1 FROM ", table, " t WHERE ", owner_match,
+                      " AND t.key = ? AND ", cmp, ")");
+}
+
+// MLflow keeps prompts (registered models tagged mlflow.prompt.is_prompt =
+// 'true') out of registry searches unless the filter asks for them, and the
+// clients append `tags.`mlflow.prompt.is_prompt` != 'true'` to every search.
+// Models without the tag must match, so the clause becomes an anti-join
+// rather than a plain tag comparison. Returns the SQL for the prompt
+// condition and removes prompt-tag clauses from `clauses`.
+constexpr char kIsPromptTag[] = "mlflow.prompt.is_prompt";
+
+std::string PromptCondition(std::vector<Comparison>& clauses, absl::string_view table,
+                            absl::string_view owner_match) {
+  bool want_prompts = false;
+  for (auto it = clauses.begin(); it != clauses.end();) {
+    if (it->key_type == KeyType::kTag && it->key == kIsPromptTag) {
+      const std::string* value = std::get_if<std::string>(&it->value);
+      std::string lower = value ? *value : "";
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      want_prompts = (it->op == Comparator::kEq && lower == "true") ||
+                     (it->op == Comparator::kNe && lower == "false");
+      it = clauses.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return absl::StrCat(want_prompts ? "EXISTS" : "NOT EXISTS", " (SELECT 1 FROM ", table, " t WHERE ",
+                      owner_match, " AND t.key = '", kIsPromptTag, "' AND lower(t.value) = 'true')");
+}
+
+}  // namespace
+
+absl::StatusOr<SearchSql> BuildRegisteredModelSearch(const RegisteredModelQuery& query,
+                                                     int64_t offset) {
+  Query q;
+  std::vector<Comparison> clauses = query.filter.clauses;
+  q.where.push_back(PromptCondition(clauses, "registered_model_tags", "t.name = rm.name"));
+  for (const Comparison& c : clauses) {
+    if (c.key_type == KeyType::kAttribute) {
+      std::optional<Column> col = RegisteredModelAttribute(c.key);
+      if (!col) return UnsupportedKey("registered models", c.key, c.key_type);
+      FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(col->sql, col->kind, c, &q.where_binds));
+      q.where.push_back(std::move(cmp));
+    } else if (c.key_type == KeyType::kTag) {
+      FERRY_ASSIGN_OR_RETURN(std::string exists, TagExists("registered_model_tags",
+                                                           "t.name = rm.name", c, &q.where_binds));
+      q.where.push_back(std::move(exists));
+    } else {
+      return UnsupportedKey("registered models", c.key, c.key_type);
+    }
+  }
+  bool ordered_by_name = false;
+  for (const search::OrderBy& ob : query.order_by) {
+    std::optional<Column> col =
+        ob.key_type == KeyType::kAttribute ? RegisteredModelOrderColumn(ob.key) : std::nullopt;
+    if (!col) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Invalid order by key '", ob.key,
+          "' specified. Valid keys are 'name', 'creation_timestamp', 'last_updated_timestamp'"));
+    }
+    if (col->sql == "rm.name") ordered_by_name = true;
+    q.order.push_back(absl::StrCat(col->sql, " ", Direction(ob.ascending)));
+  }
+  if (!ordered_by_name) q.order.push_back("rm.name ASC");
+  return q.Finish(absl::StrCat("SELECT ", kRegisteredModelColumns, " FROM registered_models rm"),
+                  int64_t{query.max_results} + 1, offset);
+}
+
+absl::StatusOr<SearchSql> BuildModelVersionSearch(const ModelVersionQuery& query, int64_t offset) {
+  Query q;
+  std::vector<Comparison> clauses = query.filter.clauses;
+  // Prompt versions are those of prompt models (MLflow tags the model).
+  q.where.push_back(PromptCondition(clauses, "registered_model_tags", "t.name = mv.name"));
+  for (const Comparison& c : clauses) {
+    if (c.key_type == KeyType::kAttribute) {
+      std::optional<Column> col = ModelVersionAttribute(c.key);
+      if (!col) return UnsupportedKey("model versions", c.key, c.key_type);
+      FERRY_ASSIGN_OR_RETURN(std::string cmp, CompareSql(col->sql, col->kind, c, &q.where_binds));
+      q.where.push_back(std::move(cmp));
+    } else if (c.key_type == KeyType::kTag) {
+      FERRY_ASSIGN_OR_RETURN(
+          std::string exists,
+          TagExists("model_version_tags", "t.name = mv.name AND t.version = mv.version", c,
+                    &q.where_binds));
+      q.where.push_back(std::move(exists));
+    } else {
+      return UnsupportedKey("model versions", c.key, c.key_type);
+    }
+  }
+  bool ordered_by_name = false;
+  bool ordered_by_version = false;
+  for (const search::OrderBy& ob : query.order_by) {
+    std::optional<Column> col =
+        ob.key_type == KeyType::kAttribute ? ModelVersionOrderColumn(ob.key) : std::nullopt;
+    if (!col) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Invalid order by key '", ob.key,
+                       "' specified. Valid keys are 'name', 'version_number', "
+                       "'creation_timestamp', 'last_updated_timestamp'"));
+    }
+    if (col->sql == "mv.name") ordered_by_name = true;
+    if (col->sql == "mv.version") ordered_by_version = true;
+    q.order.push_back(absl::StrCat(col->sql, " ", Direction(ob.ascending)));
+  }
+  if (!ordered_by_name) q.order.push_back("mv.name ASC");
+  if (!ordered_by_version) q.order.push_back("mv.version DESC");
+  return q.Finish(absl::StrCat("SELECT ", kModelVersionColumns, " FROM model_versions mv"),
+                  int64_t{query.max_results} + 1, offset);
+}
+
 }  // namespace ferry::store::sqlite_internal

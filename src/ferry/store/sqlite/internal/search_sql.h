@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "ferry/store/metadata_store.h"
+#include "ferry/store/registry_store.h"
 #include "ferry/store/sqlite/internal/connection.h"
 
 namespace ferry::store::sqlite_internal {
@@ -33,6 +34,12 @@ inline constexpr char kLoggedModelColumns[] =
     "lm.model_id, lm.experiment_id, lm.name, lm.artifact_uri, lm.creation_timestamp_ms, "
     "lm.last_updated_timestamp_ms, lm.status, lm.status_message, lm.model_type, "
     "lm.source_run_id";
+inline constexpr char kRegisteredModelColumns[] =
+    "rm.name, rm.creation_time, rm.last_updated_time, rm.description, rm.user_id";
+inline constexpr char kModelVersionColumns[] =
+    "mv.name, mv.version, mv.creation_time, mv.last_updated_time, mv.description, mv.user_id, "
+    "mv.current_stage, mv.source, mv.run_id, mv.run_link, mv.model_id, mv.status, "
+    "mv.status_message";
 
 struct SearchSql {
   std::string sql;  // empty: the result is empty without asking the database
@@ -65,6 +72,13 @@ absl::StatusOr<RunSearchPlan> BuildRunSearch(const RunQuery& query,
 // whether another page exists.
 absl::StatusOr<SearchSql> BuildExperimentSearch(const ExperimentQuery& query, int64_t offset);
 absl::StatusOr<SearchSql> BuildLoggedModelSearch(const LoggedModelQuery& query, int64_t offset);
+// Registry searches, MLflow's SQLAlchemy registry store semantics: tag
+// clauses match models (versions) that have the tag with a matching value;
+// registered models default to name ASC; versions end in name ASC,
+// version DESC unless ordered by those already.
+absl::StatusOr<SearchSql> BuildRegisteredModelSearch(const RegisteredModelQuery& query,
+                                                     int64_t offset);
+absl::StatusOr<SearchSql> BuildModelVersionSearch(const ModelVersionQuery& query, int64_t offset);
 
 }  // namespace ferry::store::sqlite_internal
 

@@ -1,0 +1,249 @@
+#include "ferry/governance/model_card.h"
+
+#include <regex>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ferry::governance {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+store::AuditEntry Entry(int64_t seq, std::string action, std::string object_id, std::string before,
+                        std::string after, std::string actor = "alice") {
+  return store::AuditEntry{.seq = seq,
+                           .timestamp = 1700000000000 + seq * 60000,
+                           .actor = std::move(actor),
+                           .action = std::move(action),
+                           .object_type = "alias",
+                           .object_id = std::move(object_id),
+                           .before_json = std::move(before),
+                           .after_json = std::move(after)};
+}
+
+ModelCardData FullCard() {
+  ModelCardData d;
+  d.model.name = "credit";
+  d.model.description = "Scores **loan** applications.";
+  d.model.tags = {{"intended_use", "Pre-screening of consumer loans; not for mortgages."}};
+  d.version.name = "credit";
+  d.version.version = 3;
+  d.version.current_stage = "Production";
+  d.version.aliases = {"champion"};
+  d.version.source = "runs:/r123/model";
+  d.version.run_id = "r123";
+  d.version.description = "Retrained on 2024 data.";
+
+  d.lineage.model_uri = "models:/credit/3";
+  d.lineage.version = d.version;
+  store::Run run;
+  run.info.run_id = "r123";
+  run.info.run_name = "bright-fox";
+  run.params = {{"learning_rate", "0.1"}};
+  run.metrics = {store::Metric{.key = "auc", .value = 0.91, .step = 10}};
+  run.tags = {{"mlflow.source.git.commit", "abc1234"}, {"mlflow.source.name", "train.py"}};
+  store::DatasetInput input;
+  input.tags = {{"mlflow.data.context", "training"}};
+  input.dataset = store::Dataset{.name = "loans-2024",
+                                 .digest = "d1g3st",
+                                 .source_type = "s3",
+                                 .source = "s3://b/loans.parquet"};
+  run.dataset_inputs = {input};
+  d.lineage.run = run;
+  d.lineage.experiment = store::Experiment{.experiment_id = "7", .name = "credit-scoring"};
+  d.lineage.environment_file = "requirements.txt";
+  d.lineage.environment = "xgboost==2.0.3\n";
+  d.lineage.parent_pipeline_run = "pipe-42";
+
+  d.history = {
+      Entry(1, "policy.set", "credit", "", R"({"protected_aliases":["champion"]})", "admin"),
+      Entry(2, "alias.set", "credit@champion", "",
+            R"({"version":2,"gates_passed":["auc >= 0.8"]})"),
+      Entry(3, "alias.set", "credit@champion", R"({"version":2})",
+            R"({"version":3,"gates_passed":["auc >= 0.8","required approvals: 2"]})"),
+      Entry(4, "model_version.transition_stage", "credit/3", R"({"current_stage":"Staging"})",
+            R"({"current_stage":"Production","archive_existing_versions":false})"),
+      Entry(5, "alias.set.force", "credit@backup", R"({"version":1})",
+            R"({"version":3,"reason":"hotfix for incident 42",)"
+            R"("overridden_failures":["auc >= 0.95: candidate version 3 has auc = 0.91"]})",
+            "bob"),
+      Entry(6, "alias.set", "credit2@champion", "",
+            R"({"version":3,"gates_passed":["other model"]})"),
+      Entry(7, "approval.add", "credit/3", "", R"({"target":"alias:champion","user":"carol"})"),
+  };
+  d.approvals = {store::Approval{.name = "credit",
+                                 .version = 3,
+                                 .target = "alias:champion",
+                                 .user = "carol",
+                                 .comment = "looks good",
+                                 .timestamp = 1700000300000},
+                 store::Approval{.name = "credit",
+                                 .version = 3,
+                                 .target = "alias:champion",
+                                 .user = "dave",
+                                 .timestamp = 1700000400000}};
+  d.policy = Policy{.protected_aliases = {"champion"},
+                    .conditions = {"auc >= 0.8"},
+                    .required_tags = {{"validation_status", "passed"}},
+                    .required_approvals = 2};
+  d.generated_at_ms = 1700003600000;  // 2023-11-14T23:13:20Z
+  return d;
+}
+
+void ExpectInOrder(const std::string& text, const std::vector<std::string>& parts) {
+  size_t pos = 0;
+  for (const auto& part : parts) {
+    size_t found = text.find(part, pos);
+    ASSERT_NE(found, std::string::npos) << "missing or out of order: " << part << "\n" << text;
+    pos = found + part.size();
+  }
+}
+
+TEST(ModelCardMarkdown, HasEverySectionInOrder) {
+  std::string md = RenderModelCardMarkdown(FullCard());
+  ExpectInOrder(md, {"# Model card: credit v3", "## Description and intended use",
+                     "## Training data lineage", "## Metrics", "## Parameters",
+                     "## Promotion gates", "## Approvals", "## Alias and stage history",
+                     "## Code and environment", "Generated by Ferry at 2023-11-14T23:13:20Z"});
+}
+
+TEST(ModelCardMarkdown, ContentOfEachSection) {
+  std::string md = RenderModelCardMarkdown(FullCard());
+  // Description (kept as Markdown) and intended use from the model's tag.
+  EXPECT_THAT(md, HasSubstr("Scores **loan** applications."));
+  EXPECT_THAT(md, HasSubstr("Retrained on 2024 data."));
+  EXPECT_THAT(md, HasSubstr("Pre-screening of consumer loans; not for mortgages."));
+  // Data, metrics, parameters.
+  EXPECT_THAT(md, HasSubstr("| loans-2024 | d1g3st | s3 | s3://b/loans.parquet | training |"));
+  EXPECT_THAT(md, HasSubstr("| auc | 0.91 | 10 |"));
+  EXPECT_THAT(md, HasSubstr("| learning\\_rate | 0.1 |"));
+  // Policy, gates passed by this version, forced override.
+  EXPECT_THAT(md, HasSubstr("Required approvals: 2"));
+  EXPECT_THAT(md, HasSubstr("  - required approvals: 2\n"));
+  EXPECT_THAT(md, HasSubstr("alias.set credit@champion by alice\n  - auc >= 0.8\n"));
+  EXPECT_THAT(md, HasSubstr("alias.set.force credit@backup by bob"));
+  EXPECT_THAT(md, HasSubstr("reason: hotfix for incident 42"));
+  EXPECT_THAT(md, HasSubstr("overridden: auc >= 0.95: candidate version 3 has auc = 0.91"));
+  EXPECT_THAT(md, HasSubstr("policy.set credit by admin"));
+  // Approvals.
+  EXPECT_THAT(md, HasSubstr("| carol | alias:champion | 3 |"));
+  EXPECT_THAT(md, HasSubstr("looks good"));
+  EXPECT_THAT(md, HasSubstr("| dave |"));
+  // Alias and stage history.
+  EXPECT_THAT(md, HasSubstr("alias.set credit@champion by alice: version 2 \u2192 3"));
+  EXPECT_THAT(md, HasSubstr("alias.set credit@champion by alice: version none \u2192 2"));
+  EXPECT_THAT(md, HasSubstr("model\\_version.transition\\_stage credit/3 by alice: stage Staging "
+                            "\u2192 Production"));
+  // Code and environment.
+  EXPECT_THAT(md, HasSubstr("Git commit: abc1234"));
+  EXPECT_THAT(md, HasSubstr("train.py"));
+  EXPECT_THAT(md, HasSubstr("Pipeline run: pipe-42"));
+  EXPECT_THAT(md, HasSubstr("```text\nxgboost==2.0.3\n```"));
+}
+
+TEST(ModelCardMarkdown, OnlyThisModelsAndVersionsEvents) {
+  ModelCardData d = FullCard();
+  std::string md = RenderModelCardMarkdown(d);
+  EXPECT_THAT(md, Not(HasSubstr("credit2")));
+  EXPECT_THAT(md, Not(HasSubstr("other model")));
+  // The gates version 2 passed are not this version's.
+  d.version.version = 2;
+  md = RenderModelCardMarkdown(d);
+  EXPECT_THAT(md, HasSubstr("alias.set credit@champion by alice\n  - auc >= 0.8\n"));
+  EXPECT_THAT(md, Not(HasSubstr("  - required approvals: 2\n")));
+  EXPECT_THAT(md, Not(HasSubstr("hotfix")));
+}
+
+TEST(ModelCardMarkdown, IntendedUseOfTheVersionWins) {
+  ModelCardData d = FullCard();
+  d.version.tags = {{"intended_use", "Shadow evaluation only."}};
+  std::string md = RenderModelCardMarkdown(d);
+  EXPECT_THAT(md, HasSubstr("Shadow evaluation only."));
+  EXPECT_THAT(md, Not(HasSubstr("not for mortgages")));
+}
+
+TEST(ModelCardMarkdown, SaysWhatIsMissing) {
+  ModelCardData d;
+  d.model.name = "bare";
+  d.version.name = "bare";
+  d.version.version = 1;
+  std::string md = RenderModelCardMarkdown(d);
+  EXPECT_THAT(md, HasSubstr("# Model card: bare v1"));
+  EXPECT_THAT(md, HasSubstr("No description."));
+  EXPECT_THAT(md, HasSubstr("Not stated"));
+  EXPECT_THAT(md, HasSubstr("No source run is recorded"));
+  EXPECT_THAT(md, HasSubstr("No metrics were logged"));
+  EXPECT_THAT(md, HasSubstr("No parameters were logged"));
+  EXPECT_THAT(md, HasSubstr("This model has no promotion policy."));
+  EXPECT_THAT(md, HasSubstr("No approvals are recorded"));
+  EXPECT_THAT(md, HasSubstr("No alias or stage changes"));
+  EXPECT_THAT(md, HasSubstr("No environment file"));
+}
+
+TEST(ModelCardMarkdown, EscapesHtmlAndTableBreakers) {
+  ModelCardData d = FullCard();
+  d.model.description = "<script>alert(1)</script>";
+  d.lineage.run->params = {{"a|b", "x\ny"}};
+  std::string md = RenderModelCardMarkdown(d);
+  EXPECT_THAT(md, Not(HasSubstr("<")));
+  EXPECT_THAT(md, HasSubstr("&lt;script>alert(1)&lt;/script>"));
+  EXPECT_THAT(md, HasSubstr("| a\\|b | x y |"));
+}
+
+TEST(ModelCardMarkdown, CodeFenceOutlastsBackticksInTheEnvironment) {
+  ModelCardData d = FullCard();
+  d.lineage.environment = "```\nnot the end\n";
+  std::string md = RenderModelCardMarkdown(d);
+  EXPECT_THAT(md, HasSubstr("````text\n```\nnot the end\n````"));
+}
+
+TEST(ModelCardHtml, HasEverySectionAndIsSelfContained) {
+  std::string html = RenderModelCardHtml(FullCard());
+  ExpectInOrder(html, {"<!DOCTYPE html>", "<style>", "<h1>Model card: credit v3</h1>",
+                       "<h2>Description and intended use</h2>", "<h2>Training data lineage</h2>",
+                       "<h2>Metrics</h2>", "<h2>Parameters</h2>", "<h2>Promotion gates</h2>",
+                       "<h2>Approvals</h2>", "<h2>Alias and stage history</h2>",
+                       "<h2>Code and environment</h2>", "<footer>Generated by Ferry at"});
+  EXPECT_THAT(html, HasSubstr("<td>loans-2024</td>"));
+  EXPECT_THAT(html, HasSubstr("<td>0.91</td>"));
+  EXPECT_THAT(html, HasSubstr("<li>auc &gt;= 0.8</li>"));
+  EXPECT_THAT(html, HasSubstr("reason: hotfix for incident 42"));
+  EXPECT_THAT(html, HasSubstr("<pre><code>xgboost==2.0.3\n</code></pre>"));
+  EXPECT_THAT(html, HasSubstr("Content-Security-Policy"));
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("<link")));
+  EXPECT_THAT(html, Not(HasSubstr("<img")));
+  EXPECT_THAT(html, Not(HasSubstr("@import")));
+  EXPECT_THAT(html, Not(HasSubstr("url(")));
+}
+
+TEST(ModelCardHtml, EscapesEveryValue) {
+  ModelCardData d = FullCard();
+  d.model.description = "<script>alert('x')</script>";
+  d.version.description = "\"><img src=x onerror=alert(1)>";
+  d.lineage.run->params = {{"<b>", "&amp;"}};
+  d.lineage.environment = "</code></pre><script>bad()</script>";
+  d.approvals[0].comment = "<a href=\"http://evil.example\">click</a>";
+  d.lineage.run->dataset_inputs[0].dataset.source = "https://data.example/loans.csv";
+  std::string html = RenderModelCardHtml(d);
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("<img")));
+  EXPECT_THAT(html, Not(HasSubstr("<a ")));
+  EXPECT_THAT(html, Not(HasSubstr("<b>")));
+  EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+  EXPECT_THAT(html, HasSubstr("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
+  EXPECT_THAT(html, HasSubstr("<td>&amp;amp;</td>"));
+  EXPECT_THAT(html, HasSubstr("&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;bad()&lt;/script&gt;"));
+  // Values may mention URLs as text, but nothing is loaded or linked.
+  EXPECT_THAT(html, HasSubstr("https://data.example/loans.csv"));
+  std::regex external(R"((src|href)\s*=\s*["']?\s*(https?:)?//)", std::regex::icase);
+  EXPECT_FALSE(std::regex_search(html, external));
+  std::regex any_attribute(R"(<[^>]*\s(src|href)\s*=)", std::regex::icase);
+  EXPECT_FALSE(std::regex_search(html, any_attribute));
+}
+
+}  // namespace
+}  // namespace ferry::governance
