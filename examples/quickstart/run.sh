@@ -123,7 +123,7 @@ baseline_run_id="${run_id}"
 
 echo
 echo "quickstart: model registry and promotion gates"
-# TODO(registry): drop this guard once the registry has landed in Ferry.
+# The check exits 4 when the server has no registry (e.g. an old binary).
 registry_rc=0
 registry_check="$(promote_py check)" || registry_rc=$?
 if [[ ${registry_rc} -eq 4 ]]; then
@@ -176,10 +176,8 @@ run_id="${baseline_run_id}"
 
 echo
 echo "quickstart: what the server recorded for experiment '${experiment}':"
-# TODO(ferry-cli): `ferry runs search` is being built; drop the `|| true` once it
-# exists, and settle the flag names (--tracking-uri vs --backend-store-uri).
-if [[ -x "${ferry_bin}" ]]; then
-  "${ferry_bin}" runs search --experiment-name "${experiment}" --tracking-uri "${url}" || true
+if [[ "${server_kind}" == "ferry" ]]; then
+  "${ferry_bin}" runs search --experiment-name "${experiment}" --tracking-uri "${url}"
 fi
 if [[ "${server_kind}" == "mlflow" ]]; then
   exp_id="$(MLFLOW_TRACKING_URI="${url}" "${py}" -c \
@@ -216,7 +214,8 @@ Run ${run_id} is recorded.
   artifacts:  ${artifacts_dir}
   server log: ${log_path}
   sqlite3 ${db_path} .tables        # look at the store directly
-Serve it again and browse it:
+Serve it again and query it:
   ${server_cmd[0]} ${server_flags[0]} --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///${db_path} --artifacts-destination ${artifacts_dir}
-  then open http://127.0.0.1:5000/ (or point any MLflow client there: MLFLOW_TRACKING_URI=http://127.0.0.1:5000)
+  then point any MLflow client there (MLFLOW_TRACKING_URI=http://127.0.0.1:5000) or use
+  ${ferry_bin} runs search|describe, ferry lineage, ferry audit log --tracking-uri http://127.0.0.1:5000
 EOF
