@@ -414,24 +414,25 @@ def fmt(v: float | None, unit: str = "") -> str:
     return f"{v:.1f}{unit}"
 
 
-def ratio(a: float | None, b: float | None) -> str:
-    if a is None or b is None or b == 0:
+def ratio(a: float | None, b: float | None, lower_is_better: bool = False) -> str:
+    """How many times better Ferry (a) is than MLflow (b), whichever way "better" points."""
+    if a is None or b is None or a == 0 or b == 0:
         return "n/a"
-    return f"{a / b:.2f}x"
+    return f"{(b / a if lower_is_better else a / b):.2f}x"
 
 
 def report(results: dict[str, Result], args) -> str:
     f, m = results.get("ferry"), results.get("mlflow")
     mlflow_label = f"MLflow {m.version}" if m else "MLflow"
     lines = [
-        f"| Figure | Ferry | {mlflow_label} | Ferry / MLflow |",
+        f"| Figure | Ferry | {mlflow_label} | Ferry better by |",
         "|---|---:|---:|---:|",
     ]
 
     def row(name, getter, unit=""):
         a = getter(f) if f else None
         b = getter(m) if m else None
-        lines.append(f"| {name} | {fmt(a, unit)} | {fmt(b, unit)} | {ratio(a, b)} |")
+        lines.append(f"| {name} | {fmt(a, unit)} | {fmt(b, unit)} | {ratio(a, b, 'lower is better' in name)} |")
 
     row(f"(a) log-batch ingestion, metrics/s ({CLIENTS} clients, {BATCH_METRICS}/batch; higher is better)",
         lambda r: r.batch_metrics_per_s)

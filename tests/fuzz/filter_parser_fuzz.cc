@@ -135,31 +135,6 @@ std::string PrintNumber(double value) {
   return buffer;
 }
 
-const char* ComparatorText(Comparator op) {
-  switch (op) {
-    case Comparator::kEq:
-      return "=";
-    case Comparator::kNe:
-      return "!=";
-    case Comparator::kLt:
-      return "<";
-    case Comparator::kLe:
-      return "<=";
-    case Comparator::kGt:
-      return ">";
-    case Comparator::kGe:
-      return ">=";
-    case Comparator::kLike:
-      return "LIKE";
-    case Comparator::kILike:
-      return "ILIKE";
-    case Comparator::kIn:
-      return "IN";
-    case Comparator::kNotIn:
-      return "NOT IN";
-  }
-  return "?";
-}
 
 // Prefix for a key type, one each entity accepts in filters.
 const char* FilterPrefix(KeyType type, Entity entity) {
@@ -188,7 +163,7 @@ std::optional<std::string> PrintFilter(const Filter& filter, Entity entity) {
     if (!out.empty()) out += " AND ";
     std::optional<std::string> name = QuoteName(c.key);
     if (!name) return std::nullopt;
-    out += FilterPrefix(c.key_type, entity) + *name + " " + ComparatorText(c.op) + " ";
+    out += FilterPrefix(c.key_type, entity) + *name + " " + ferry::search::ComparatorName(c.op) + " ";
     if (const double* number = std::get_if<double>(&c.value)) {
       out += PrintNumber(*number);
     } else if (const std::string* text = std::get_if<std::string>(&c.value)) {

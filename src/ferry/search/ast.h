@@ -63,6 +63,9 @@ struct OrderBy {
   bool ascending = true;
 };
 
+// The comparator as written in the filter language ("=", "NOT IN", ...).
+const char* ComparatorName(Comparator op);
+
 }  // namespace ferry::search
 
 #endif  // FERRY_SEARCH_AST_H_

@@ -304,31 +304,6 @@ constexpr Comparator kStringListComparators[] = {Comparator::kEq,   Comparator::
 constexpr Comparator kStringInComparators[] = {Comparator::kEq, Comparator::kNe, Comparator::kLike,
                                                Comparator::kILike, Comparator::kIn};
 
-const char* ComparatorName(Comparator op) {
-  switch (op) {
-    case Comparator::kEq:
-      return "=";
-    case Comparator::kNe:
-      return "!=";
-    case Comparator::kLt:
-      return "<";
-    case Comparator::kLe:
-      return "<=";
-    case Comparator::kGt:
-      return ">";
-    case Comparator::kGe:
-      return ">=";
-    case Comparator::kLike:
-      return "LIKE";
-    case Comparator::kILike:
-      return "ILIKE";
-    case Comparator::kIn:
-      return "IN";
-    case Comparator::kNotIn:
-      return "NOT IN";
-  }
-  return "?";
-}
 
 const char* KeyTypeName(KeyType type) {
   switch (type) {

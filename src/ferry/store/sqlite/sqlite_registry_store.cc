@@ -497,20 +497,9 @@ absl::StatusOr<Page<RegisteredModel>> SqliteStore::SearchRegisteredModels(
   FERRY_ASSIGN_OR_RETURN(sqlite_internal::SearchSql sql,
                          sqlite_internal::BuildRegisteredModelSearch(query, offset));
   return Read([&](Connection& conn) -> absl::StatusOr<Page<RegisteredModel>> {
-    Page<RegisteredModel> page;
-    {
-      FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql.sql));
-      s.BindAll(sql.binds);
-      while (true) {
-        FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
-        if (!row) break;
-        page.items.push_back(ReadRegisteredModel(s));
-      }
-    }
-    if (page.items.size() > static_cast<size_t>(query.max_results)) {
-      page.items.resize(static_cast<size_t>(query.max_results));
-      page.next_page_token = internal::EncodePageToken(offset + query.max_results);
-    }
+    FERRY_ASSIGN_OR_RETURN(Page<RegisteredModel> page,
+                           sqlite_internal::ReadPage<RegisteredModel>(conn, sql, offset, query.max_results,
+                                                          [](Statement& s) { return ReadRegisteredModel(s); }));
     FERRY_RETURN_IF_ERROR(FillRegisteredModels(conn, page.items));
     return page;
   });
@@ -696,20 +685,9 @@ absl::StatusOr<Page<ModelVersion>> SqliteStore::SearchModelVersions(
   FERRY_ASSIGN_OR_RETURN(sqlite_internal::SearchSql sql,
                          sqlite_internal::BuildModelVersionSearch(query, offset));
   return Read([&](Connection& conn) -> absl::StatusOr<Page<ModelVersion>> {
-    Page<ModelVersion> page;
-    {
-      FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql.sql));
-      s.BindAll(sql.binds);
-      while (true) {
-        FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
-        if (!row) break;
-        page.items.push_back(ReadModelVersion(s));
-      }
-    }
-    if (page.items.size() > static_cast<size_t>(query.max_results)) {
-      page.items.resize(static_cast<size_t>(query.max_results));
-      page.next_page_token = internal::EncodePageToken(offset + query.max_results);
-    }
+    FERRY_ASSIGN_OR_RETURN(Page<ModelVersion> page,
+                           sqlite_internal::ReadPage<ModelVersion>(conn, sql, offset, query.max_results,
+                                                          [](Statement& s) { return ReadModelVersion(s); }));
     std::vector<ModelVersion*> versions;
     for (ModelVersion& v : page.items) versions.push_back(&v);
     FERRY_RETURN_IF_ERROR(FillVersionDetails(conn, versions));

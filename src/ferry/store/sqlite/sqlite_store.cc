@@ -790,18 +790,9 @@ absl::StatusOr<Page<Experiment>> SqliteStore::SearchExperiments(const Experiment
   FERRY_ASSIGN_OR_RETURN(sqlite_internal::SearchSql sql,
                          sqlite_internal::BuildExperimentSearch(query, offset));
   return Read([&](Connection& conn) -> absl::StatusOr<Page<Experiment>> {
-    FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql.sql));
-    s.BindAll(sql.binds);
-    Page<Experiment> page;
-    while (true) {
-      FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      page.items.push_back(ReadExperiment(s));
-    }
-    if (page.items.size() > static_cast<size_t>(query.max_results)) {
-      page.items.resize(static_cast<size_t>(query.max_results));
-      page.next_page_token = internal::EncodePageToken(offset + query.max_results);
-    }
+    FERRY_ASSIGN_OR_RETURN(Page<Experiment> page,
+                           sqlite_internal::ReadPage<Experiment>(conn, sql, offset, query.max_results,
+                                                          [](Statement& s) { return ReadExperiment(s); }));
     FERRY_RETURN_IF_ERROR(FillExperimentTags(conn, page.items));
     return page;
   });
@@ -1538,18 +1529,9 @@ absl::StatusOr<Page<LoggedModel>> SqliteStore::SearchLoggedModels(const LoggedMo
                          sqlite_internal::BuildLoggedModelSearch(query, offset));
   if (sql.sql.empty()) return Page<LoggedModel>{};
   return Read([&](Connection& conn) -> absl::StatusOr<Page<LoggedModel>> {
-    FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql.sql));
-    s.BindAll(sql.binds);
-    Page<LoggedModel> page;
-    while (true) {
-      FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      page.items.push_back(ReadLoggedModel(s));
-    }
-    if (page.items.size() > static_cast<size_t>(query.max_results)) {
-      page.items.resize(static_cast<size_t>(query.max_results));
-      page.next_page_token = internal::EncodePageToken(offset + query.max_results);
-    }
+    FERRY_ASSIGN_OR_RETURN(Page<LoggedModel> page,
+                           sqlite_internal::ReadPage<LoggedModel>(conn, sql, offset, query.max_results,
+                                                          [](Statement& s) { return ReadLoggedModel(s); }));
     FERRY_RETURN_IF_ERROR(FillLoggedModelData(conn, page.items));
     return page;
   });

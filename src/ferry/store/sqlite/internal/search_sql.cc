@@ -28,31 +28,6 @@ struct Column {
   bool nullable = false;
 };
 
-const char* OpText(Comparator op) {
-  switch (op) {
-    case Comparator::kEq:
-      return "=";
-    case Comparator::kNe:
-      return "!=";
-    case Comparator::kLt:
-      return "<";
-    case Comparator::kLe:
-      return "<=";
-    case Comparator::kGt:
-      return ">";
-    case Comparator::kGe:
-      return ">=";
-    case Comparator::kLike:
-      return "LIKE";
-    case Comparator::kILike:
-      return "ILIKE";
-    case Comparator::kIn:
-      return "IN";
-    case Comparator::kNotIn:
-      return "NOT IN";
-  }
-  return "?";
-}
 
 const char* KeyTypeText(KeyType type) {
   switch (type) {
@@ -105,7 +80,7 @@ absl::StatusOr<std::string> CompareSql(absl::string_view column, ValueKind kind,
   const auto* list = std::get_if<std::vector<std::string>>(&c.value);
   if (c.op == Comparator::kIn || c.op == Comparator::kNotIn) {
     if (list == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("The ", OpText(c.op),
+      return absl::InvalidArgumentError(absl::StrCat("The ", search::ComparatorName(c.op),
                                                      " comparator needs a list of values for ",
                                                      KeyTypeText(c.key_type), " '", c.key, "'"));
     }
@@ -118,16 +93,16 @@ absl::StatusOr<std::string> CompareSql(absl::string_view column, ValueKind kind,
         binds->push_back(SqlValue(v));
       }
     }
-    return absl::StrCat(column, " ", OpText(c.op), " (", Placeholders(list->size()), ")");
+    return absl::StrCat(column, " ", search::ComparatorName(c.op), " (", Placeholders(list->size()), ")");
   }
   if (list != nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("The ", OpText(c.op),
+    return absl::InvalidArgumentError(absl::StrCat("The ", search::ComparatorName(c.op),
                                                    " comparator needs a single value for ",
                                                    KeyTypeText(c.key_type), " '", c.key, "'"));
   }
   if (kind == ValueKind::kNumber) {
     if (!IsOrdering(c.op)) {
-      return absl::InvalidArgumentError(absl::StrCat("Invalid comparator '", OpText(c.op),
+      return absl::InvalidArgumentError(absl::StrCat("Invalid comparator '", search::ComparatorName(c.op),
                                                      "' for numeric ", KeyTypeText(c.key_type),
                                                      " '", c.key, "'"));
     }
@@ -137,7 +112,7 @@ absl::StatusOr<std::string> CompareSql(absl::string_view column, ValueKind kind,
       FERRY_ASSIGN_OR_RETURN(SqlValue n, ToNumber(c, std::get<std::string>(c.value)));
       binds->push_back(std::move(n));
     }
-    return absl::StrCat(column, " ", OpText(c.op), " ?");
+    return absl::StrCat(column, " ", search::ComparatorName(c.op), " ?");
   }
   const auto* text = std::get_if<std::string>(&c.value);
   if (text == nullptr) {
@@ -147,7 +122,7 @@ absl::StatusOr<std::string> CompareSql(absl::string_view column, ValueKind kind,
   binds->push_back(SqlValue(*text));
   if (c.op == Comparator::kLike) return absl::StrCat("ferry_like(", column, ", ?)");
   if (c.op == Comparator::kILike) return absl::StrCat("ferry_ilike(", column, ", ?)");
-  return absl::StrCat(column, " ", OpText(c.op), " ?");
+  return absl::StrCat(column, " ", search::ComparatorName(c.op), " ?");
 }
 
 // The comparison of a metric value column, where NaN is stored as NULL with

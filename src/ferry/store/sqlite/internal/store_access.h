@@ -11,7 +11,10 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "ferry/common/status.h"
+#include "ferry/store/internal/page_token.h"
 #include "ferry/store/sqlite/internal/connection.h"
+#include "ferry/store/sqlite/internal/search_sql.h"
 #include "ferry/store/sqlite/sqlite_store.h"
 
 namespace ferry::store {
@@ -20,6 +23,27 @@ namespace sqlite_internal {
 template <typename T>
 bool IsOk(const T& result) {
   return result.ok();
+}
+
+// Runs a search built with LIMIT max_results + 1 and reads one page of rows
+// with `read_row(statement)`; an extra row means there is a next page, whose
+// token is the offset after this one.
+template <typename T, typename ReadRow>
+absl::StatusOr<Page<T>> ReadPage(Connection& conn, const SearchSql& sql, int64_t offset, int max_results,
+                                 ReadRow read_row) {
+  Page<T> page;
+  FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql.sql));
+  s.BindAll(sql.binds);
+  while (true) {
+    FERRY_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    page.items.push_back(read_row(s));
+  }
+  if (page.items.size() > static_cast<size_t>(max_results)) {
+    page.items.resize(static_cast<size_t>(max_results));
+    page.next_page_token = internal::EncodePageToken(offset + max_results);
+  }
+  return page;
 }
 
 }  // namespace sqlite_internal
