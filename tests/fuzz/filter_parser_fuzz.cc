@@ -135,7 +135,6 @@ std::string PrintNumber(double value) {
   return buffer;
 }
 
-
 // Prefix for a key type, one each entity accepts in filters.
 const char* FilterPrefix(KeyType type, Entity entity) {
   switch (type) {
@@ -163,7 +162,8 @@ std::optional<std::string> PrintFilter(const Filter& filter, Entity entity) {
     if (!out.empty()) out += " AND ";
     std::optional<std::string> name = QuoteName(c.key);
     if (!name) return std::nullopt;
-    out += FilterPrefix(c.key_type, entity) + *name + " " + ferry::search::ComparatorName(c.op) + " ";
+    out +=
+        FilterPrefix(c.key_type, entity) + *name + " " + ferry::search::ComparatorName(c.op) + " ";
     if (const double* number = std::get_if<double>(&c.value)) {
       out += PrintNumber(*number);
     } else if (const std::string* text = std::get_if<std::string>(&c.value)) {

@@ -25,13 +25,15 @@ using ::testing::HasSubstr;
 class RegistryServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ferry_registry_test_" + std::to_string(getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("ferry_registry_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     db_ = (dir_ / "ferry.db").string();
     store_ = store::OpenMetadataStore({.uri = "sqlite:///" + db_, .clock = &clock_}).value();
-    artifacts_ = artifacts::CreateLocalArtifactStore({.root = (dir_ / "artifacts").string()}).value();
+    artifacts_ =
+        artifacts::CreateLocalArtifactStore({.root = (dir_ / "artifacts").string()}).value();
     registry_ = registry::RegistryService::Create(
                     {.store = store_.get(), .artifacts = artifacts_.get(), .clock = &clock_})
                     .value();
@@ -47,12 +49,14 @@ class RegistryServiceTest : public ::testing::Test {
   std::string TrainedRun(double auc, const std::vector<store::Tag>& tags = {}) {
     auto run = tracking_->CreateRun({.experiment_id = "0", .tags = tags}, alice_).value();
     clock_.AdvanceMillis(10);
-    EXPECT_TRUE(tracking_->LogBatch(run.info.run_id, {{.key = "auc", .value = auc, .timestamp = 1}},
-                                    {{"max_depth", "6"}}, {})
+    EXPECT_TRUE(tracking_
+                    ->LogBatch(run.info.run_id, {{.key = "auc", .value = auc, .timestamp = 1}},
+                               {{"max_depth", "6"}}, {})
                     .ok());
     std::string model_dir = "0/" + run.info.run_id + "/artifacts/model";
     for (const auto& [file, text] : std::vector<std::pair<std::string, std::string>>{
-             {"MLmodel", "flavors: {}\n"}, {"requirements.txt", "scikit-learn==1.5.2\nmlflow==3.0\n"}}) {
+             {"MLmodel", "flavors: {}\n"},
+             {"requirements.txt", "scikit-learn==1.5.2\nmlflow==3.0\n"}}) {
       auto sink = artifacts_->BeginUpload(model_dir + "/" + file).value();
       EXPECT_TRUE(sink->Write(text).ok());
       EXPECT_TRUE(sink->Commit().ok());
@@ -64,8 +68,8 @@ class RegistryServiceTest : public ::testing::Test {
     if (!registry_->GetRegisteredModel(name).ok()) {
       EXPECT_TRUE(registry_->CreateRegisteredModel(name, "credit risk", {}, alice_).ok());
     }
-    auto v = registry_->CreateModelVersion({.name = name, .source = "runs:/" + run_id + "/model", .run_id = run_id},
-                                           alice_);
+    auto v = registry_->CreateModelVersion(
+        {.name = name, .source = "runs:/" + run_id + "/model", .run_id = run_id}, alice_);
     EXPECT_TRUE(v.ok()) << v.status();
     return v->version;
   }
@@ -143,11 +147,13 @@ TEST_F(RegistryServiceTest, HostileSourcesAreRejected) {
   }
   EXPECT_EQ(registry_->SearchModelVersions("name = 'm'", {}, 100, "").value().items.size(), 0u);
   // And what the clients really send is accepted.
-  for (const auto& source : {"runs:/" + run + "/model", "mlflow-artifacts:/0/" + run + "/artifacts/model"}) {
+  for (const auto& source :
+       {"runs:/" + run + "/model", "mlflow-artifacts:/0/" + run + "/artifacts/model"}) {
     auto v = registry_->CreateModelVersion({.name = "m", .source = source, .run_id = run}, alice_);
     EXPECT_TRUE(v.ok()) << source << ": " << v.status();
   }
-  EXPECT_EQ(registry_->GetDownloadUri("m", "1").value(), "mlflow-artifacts:/0/" + run + "/artifacts/model");
+  EXPECT_EQ(registry_->GetDownloadUri("m", "1").value(),
+            "mlflow-artifacts:/0/" + run + "/artifacts/model");
 }
 
 TEST_F(RegistryServiceTest, EveryGateFailureIsListed) {
@@ -166,8 +172,10 @@ TEST_F(RegistryServiceTest, EveryGateFailureIsListed) {
   EXPECT_THAT(std::string(st.message()), HasSubstr("approvals"));
   EXPECT_THAT(std::string(st.message()), ::testing::Not(HasSubstr("auc >= 0.80")));
   ASSERT_TRUE(registry_->Approve("credit", "1", "alias:champion", "ok", alice_).ok());
-  ASSERT_TRUE(registry_->Approve("credit", "1", "alias:champion", "again", alice_).ok());  // same user: counts once
-  EXPECT_EQ(registry_->SetAlias("credit", "champion", "1", alice_).code(), absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(registry_->Approve("credit", "1", "alias:champion", "again", alice_)
+                  .ok());  // same user: counts once
+  EXPECT_EQ(registry_->SetAlias("credit", "champion", "1", alice_).code(),
+            absl::StatusCode::kPermissionDenied);
   ASSERT_TRUE(registry_->Approve("credit", "1", "alias:champion", "", bob_).ok());
   ASSERT_TRUE(registry_->SetAlias("credit", "champion", "1", alice_).ok());
   EXPECT_EQ(registry_->GetModelVersionByAlias("credit", "champion").value().version, 1);
@@ -208,7 +216,8 @@ TEST_F(RegistryServiceTest, ProtectedStageIsGatedAndForceIsAudited) {
   EXPECT_EQ(moved.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(registry_->TransitionStage("credit", "1", "Staging", false, alice_).ok());
 
-  EXPECT_EQ(registry_->ForceSetAlias("credit", "champion", "1", "", bob_).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->ForceSetAlias("credit", "champion", "1", "", bob_).code(),
+            absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(registry_->ForceSetAlias("credit", "champion", "1", "incident 42 hotfix", bob_).ok());
   auto log = registry_->AuditLog("credit@champion", 0).value();
   ASSERT_FALSE(log.empty());
@@ -224,7 +233,8 @@ TEST_F(RegistryServiceTest, AuditRecordsActorsRequestIdsAndVerifies) {
   bool saw_bob_alias = false;
   for (const auto& e : entries) {
     EXPECT_FALSE(e.hash.empty());
-    saw_bob_alias = saw_bob_alias || (e.action == "alias.set" && e.actor == "bob" && e.request_id == "req-b");
+    saw_bob_alias =
+        saw_bob_alias || (e.action == "alias.set" && e.actor == "bob" && e.request_id == "req-b");
   }
   EXPECT_TRUE(saw_bob_alias);
   auto all = registry_->AuditLog("", 0).value();
@@ -254,12 +264,18 @@ TEST_F(RegistryServiceTest, AuditDetectsSwappedRows) {
   BuildHistory();
   // Swap the contents of entries 3 and 4 (seq numbers stay in place).
   Sql("CREATE TEMP TABLE t AS SELECT * FROM audit_log WHERE seq IN (3, 4);"
-      "UPDATE audit_log SET actor = (SELECT actor FROM t WHERE seq = 4), action = (SELECT action FROM t WHERE seq = 4),"
-      " object_id = (SELECT object_id FROM t WHERE seq = 4), after_json = (SELECT after_json FROM t WHERE seq = 4),"
-      " hash = (SELECT hash FROM t WHERE seq = 4), prev_hash = (SELECT prev_hash FROM t WHERE seq = 4) WHERE seq = 3;"
-      "UPDATE audit_log SET actor = (SELECT actor FROM t WHERE seq = 3), action = (SELECT action FROM t WHERE seq = 3),"
-      " object_id = (SELECT object_id FROM t WHERE seq = 3), after_json = (SELECT after_json FROM t WHERE seq = 3),"
-      " hash = (SELECT hash FROM t WHERE seq = 3), prev_hash = (SELECT prev_hash FROM t WHERE seq = 3) WHERE seq = 4;");
+      "UPDATE audit_log SET actor = (SELECT actor FROM t WHERE seq = 4), action = (SELECT action "
+      "FROM t WHERE seq = 4),"
+      " object_id = (SELECT object_id FROM t WHERE seq = 4), after_json = (SELECT after_json FROM "
+      "t WHERE seq = 4),"
+      " hash = (SELECT hash FROM t WHERE seq = 4), prev_hash = (SELECT prev_hash FROM t WHERE seq "
+      "= 4) WHERE seq = 3;"
+      "UPDATE audit_log SET actor = (SELECT actor FROM t WHERE seq = 3), action = (SELECT action "
+      "FROM t WHERE seq = 3),"
+      " object_id = (SELECT object_id FROM t WHERE seq = 3), after_json = (SELECT after_json FROM "
+      "t WHERE seq = 3),"
+      " hash = (SELECT hash FROM t WHERE seq = 3), prev_hash = (SELECT prev_hash FROM t WHERE seq "
+      "= 3) WHERE seq = 4;");
   auto v = registry_->VerifyAudit().value();
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.first_bad_seq, 3);
@@ -281,7 +297,9 @@ TEST_F(RegistryServiceTest, LineageFollowsTheWholeChain) {
   ASSERT_TRUE(tracking_
                   ->LogInputs(run,
                               {{.tags = {{"mlflow.data.context", "train"}},
-                                .dataset = {.name = "credit.csv", .digest = "d1g35t", .source_type = "local",
+                                .dataset = {.name = "credit.csv",
+                                            .digest = "d1g35t",
+                                            .source_type = "local",
                                             .source = "{\"uri\": \"data/credit.csv\"}"}}},
                               {})
                   .ok());
@@ -297,13 +315,15 @@ TEST_F(RegistryServiceTest, LineageFollowsTheWholeChain) {
   EXPECT_THAT(lineage.environment, HasSubstr("scikit-learn==1.5.2"));
   ASSERT_EQ(lineage.run->dataset_inputs.size(), 1u);
   std::string text = governance::LineageToText(lineage);
-  for (const char* expected : {"credit.csv", "d1g35t", "abc123", "train.py", "max_depth", "auc", "pipe-7"}) {
+  for (const char* expected :
+       {"credit.csv", "d1g35t", "abc123", "train.py", "max_depth", "auc", "pipe-7"}) {
     EXPECT_THAT(text, HasSubstr(expected));
   }
   EXPECT_EQ(registry_->Lineage("models:/credit/1").value().version.version, 1);
   EXPECT_EQ(registry_->Lineage("models:/credit/latest").value().version.version, 1);
   EXPECT_FALSE(registry_->Lineage("runs:/x/model").ok());
-  EXPECT_EQ(registry_->Lineage("models:/credit@nobody").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->Lineage("models:/credit@nobody").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(RegistryServiceTest, ModelCardHasTheRecords) {
@@ -311,21 +331,28 @@ TEST_F(RegistryServiceTest, ModelCardHasTheRecords) {
   Register("credit", run);
   ASSERT_TRUE(registry_->SetAlias("credit", "champion", "1", alice_).ok());
   std::string md = registry_->ModelCard("credit", "1", "markdown").value();
-  for (const char* expected : {"credit", "auc", "0.93", "champion", "max\\_depth"}) EXPECT_THAT(md, HasSubstr(expected));
+  for (const char* expected : {"credit", "auc", "0.93", "champion", "max\\_depth"})
+    EXPECT_THAT(md, HasSubstr(expected));
   std::string html = registry_->ModelCard("credit", "1", "html").value();
   EXPECT_THAT(html, HasSubstr("<html"));
-  EXPECT_EQ(registry_->ModelCard("credit", "1", "pdf").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->ModelCard("credit", "1", "pdf").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(RegistryServiceTest, AliasAndNameValidation) {
   std::string run = TrainedRun(0.9);
   Register("credit", run);
   for (const char* bad : {"latest", "LATEST", "v3", "has space", "", "a/b"}) {
-    EXPECT_EQ(registry_->SetAlias("credit", bad, "1", alice_).code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(registry_->SetAlias("credit", bad, "1", alice_).code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
   }
-  EXPECT_EQ(registry_->SetAlias("credit", "champion", "x", alice_).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(registry_->SetAlias("credit", "champion", "9", alice_).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(registry_->CreateRegisteredModel("", "", {}, alice_).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->SetAlias("credit", "champion", "x", alice_).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->SetAlias("credit", "champion", "9", alice_).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(registry_->CreateRegisteredModel("", "", {}, alice_).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(registry_->CreateRegisteredModel("credit", "", {}, alice_).status().code(),
             absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(registry_->TransitionStage("credit", "1", "Prod", false, alice_).status().code(),

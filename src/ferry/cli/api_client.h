@@ -13,8 +13,9 @@
 namespace ferry::cli {
 
 struct ClientFlags {
-  std::string tracking_uri;  // --tracking-uri, else $MLFLOW_TRACKING_URI, else http://127.0.0.1:5000
-  std::string user;          // --user, else $FERRY_USER, else $USER; sent as X-Ferry-User
+  std::string
+      tracking_uri;  // --tracking-uri, else $MLFLOW_TRACKING_URI, else http://127.0.0.1:5000
+  std::string user;  // --user, else $FERRY_USER, else $USER; sent as X-Ferry-User
   bool json_output = false;
 };
 
@@ -26,8 +27,9 @@ std::string TrackingUri(const ClientFlags& flags);
 // One API call. On a transport failure or a non-200 answer prints
 // "error: CODE: message" to stderr and returns nullopt. `raw_body` receives
 // the body for non-JSON answers (model cards).
-std::optional<nlohmann::json> Call(const ClientFlags& flags, const std::string& method, const std::string& target,
-                                   const nlohmann::json& body = nullptr, std::string* raw_body = nullptr);
+std::optional<nlohmann::json> Call(const ClientFlags& flags, const std::string& method,
+                                   const std::string& target, const nlohmann::json& body = nullptr,
+                                   std::string* raw_body = nullptr);
 
 // Field access that tolerates absent keys.
 std::string Str(const nlohmann::json& j, const char* key);

@@ -59,14 +59,16 @@ int ListExperiments(const ClientFlags& flags, const std::string& view) {
 }
 
 std::optional<json> FindExperiment(const ClientFlags& flags, const std::string& id_or_name) {
-  bool numeric = !id_or_name.empty() && id_or_name.find_first_not_of("0123456789") == std::string::npos;
+  bool numeric =
+      !id_or_name.empty() && id_or_name.find_first_not_of("0123456789") == std::string::npos;
   if (numeric) {
     auto r = Call(flags, "GET", "/api/2.0/mlflow/experiments/get?experiment_id=" + id_or_name);
     if (r) return (*r)["experiment"];
     return std::nullopt;
   }
-  auto r = Call(flags, "GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=" +
-                                  PercentEncode(id_or_name, false));
+  auto r = Call(flags, "GET",
+                "/api/2.0/mlflow/experiments/get-by-name?experiment_name=" +
+                    PercentEncode(id_or_name, false));
   if (r) return (*r)["experiment"];
   return std::nullopt;
 }
@@ -109,8 +111,11 @@ int SearchRuns(const ClientFlags& flags, const RunSearchFlags& search) {
     ids.push_back(Str(*e, "experiment_id"));
   }
   if (ids.empty()) ids.push_back("0");
-  json body = {{"experiment_ids", ids}, {"filter", search.filter}, {"max_results", search.max_results},
-               {"order_by", search.order_by}, {"run_view_type", search.view}};
+  json body = {{"experiment_ids", ids},
+               {"filter", search.filter},
+               {"max_results", search.max_results},
+               {"order_by", search.order_by},
+               {"run_view_type", search.view}};
   auto page = Call(flags, "POST", "/api/2.0/mlflow/runs/search", body);
   if (!page) return 1;
   json runs = page->value("runs", json::array());
@@ -129,7 +134,8 @@ int SearchRuns(const ClientFlags& flags, const RunSearchFlags& search) {
     rows.push_back({Str(info, "run_id"), Str(info, "run_name"), Str(info, "status"),
                     FormatTime(Int(info, "start_time")), Duration(info), metrics});
   }
-  std::cout << RenderTable({"RUN ID", "NAME", "STATUS", "STARTED (UTC)", "DURATION", "METRICS"}, rows, 64);
+  std::cout << RenderTable({"RUN ID", "NAME", "STATUS", "STARTED (UTC)", "DURATION", "METRICS"},
+                           rows, 64);
   std::cout << runs.size() << " run(s)";
   if (page->contains("next_page_token")) std::cout << " (more: raise --max-results)";
   std::cout << "\n";
@@ -147,7 +153,8 @@ int DescribeRun(const ClientFlags& flags, const std::string& run_id) {
   const json& info = run["info"];
   std::cout << "Run " << Str(info, "run_id") << " (" << Str(info, "run_name") << ")\n"
             << "  experiment:   " << Str(info, "experiment_id") << "\n"
-            << "  status:       " << Str(info, "status") << "  (" << Str(info, "lifecycle_stage") << ")\n"
+            << "  status:       " << Str(info, "status") << "  (" << Str(info, "lifecycle_stage")
+            << ")\n"
             << "  user:         " << Str(info, "user_id") << "\n"
             << "  started:      " << FormatTime(Int(info, "start_time")) << " UTC\n"
             << "  duration:     " << Duration(info) << "\n"
@@ -211,11 +218,14 @@ void AddClientCommands(CLI::App& app, int& exit_code) {
 
   CLI::App* runs = app.add_subcommand("runs", "Search and describe runs");
   runs->require_subcommand(1);
-  CLI::App* search_cmd = runs->add_subcommand("search", "Search runs with MLflow's filter language");
+  CLI::App* search_cmd =
+      runs->add_subcommand("search", "Search runs with MLflow's filter language");
   AddCommonFlags(search_cmd, flags);
   search_cmd->add_option("--experiment-id", search.experiment_ids, "Experiment id (repeatable)");
-  search_cmd->add_option("--experiment-name", search.experiment_names, "Experiment name (repeatable)");
-  search_cmd->add_option("--filter", search.filter, "e.g. \"metrics.auc > 0.9 and params.model = 'gbm'\"");
+  search_cmd->add_option("--experiment-name", search.experiment_names,
+                         "Experiment name (repeatable)");
+  search_cmd->add_option("--filter", search.filter,
+                         "e.g. \"metrics.auc > 0.9 and params.model = 'gbm'\"");
   search_cmd->add_option("--order-by", search.order_by, "e.g. \"metrics.auc DESC\" (repeatable)");
   search_cmd->add_option("--max-results", search.max_results, "At most this many runs")
       ->check(CLI::Range(1, 50000))
@@ -224,7 +234,8 @@ void AddClientCommands(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"ACTIVE_ONLY", "DELETED_ONLY", "ALL"}))
       ->capture_default_str();
   search_cmd->callback([&exit_code] { exit_code = SearchRuns(flags, search); });
-  CLI::App* describe_run = runs->add_subcommand("describe", "Show one run: params, metrics, tags, inputs");
+  CLI::App* describe_run =
+      runs->add_subcommand("describe", "Show one run: params, metrics, tags, inputs");
   AddCommonFlags(describe_run, flags);
   describe_run->add_option("run_id", target, "Run id")->required();
   describe_run->callback([&exit_code] { exit_code = DescribeRun(flags, target); });

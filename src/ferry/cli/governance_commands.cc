@@ -51,12 +51,17 @@ int PolicySet(const GovernanceFlags& f) {
     }
     tags[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  json policy = {{"protected_aliases", f.protect_aliases}, {"protected_stages", f.protect_stages},
-                 {"conditions", f.conditions},             {"required_tags", tags},
+  json policy = {{"protected_aliases", f.protect_aliases},
+                 {"protected_stages", f.protect_stages},
+                 {"conditions", f.conditions},
+                 {"required_tags", tags},
                  {"required_approvals", f.approvals}};
-  auto r = Call(f.client, "POST", "/api/2.0/ferry/registered-models/policy/set", {{"name", f.name}, {"policy", policy}});
+  auto r = Call(f.client, "POST", "/api/2.0/ferry/registered-models/policy/set",
+                {{"name", f.name}, {"policy", policy}});
   if (!r) return 1;
-  std::cout << (f.client.json_output ? r->dump(2) : "policy set for " + f.name + ":\n" + (*r)["policy"].dump(2)) << "\n";
+  std::cout << (f.client.json_output ? r->dump(2)
+                                     : "policy set for " + f.name + ":\n" + (*r)["policy"].dump(2))
+            << "\n";
   return 0;
 }
 
@@ -77,7 +82,8 @@ int PolicyGet(const GovernanceFlags& f) {
   std::cout << "  protected aliases:  " << list(p.value("protected_aliases", json::array())) << "\n"
             << "  protected stages:   " << list(p.value("protected_stages", json::array())) << "\n"
             << "  required approvals: " << p.value("required_approvals", 0) << "\n";
-  for (const auto& c : p.value("conditions", json::array())) std::cout << "  condition:          " << c.get<std::string>() << "\n";
+  for (const auto& c : p.value("conditions", json::array()))
+    std::cout << "  condition:          " << c.get<std::string>() << "\n";
   const json tags = p.value("required_tags", json::object());  // items() must not outlive its json
   for (const auto& [k, v] : tags.items()) {
     std::cout << "  required tag:       " << k << " = " << v.get<std::string>() << "\n";
@@ -86,14 +92,16 @@ int PolicyGet(const GovernanceFlags& f) {
 }
 
 int Approve(const GovernanceFlags& f) {
-  auto r = Call(f.client, "POST", "/api/2.0/ferry/model-versions/approve",
-                {{"name", f.name}, {"version", f.version}, {"target", f.target}, {"comment", f.comment}});
+  auto r = Call(
+      f.client, "POST", "/api/2.0/ferry/model-versions/approve",
+      {{"name", f.name}, {"version", f.version}, {"target", f.target}, {"comment", f.comment}});
   if (!r) return 1;
   if (f.client.json_output) {
     std::cout << r->dump(2) << "\n";
   } else {
     const json& a = (*r)["approval"];
-    std::cout << Str(a, "user") << " approved " << f.name << " version " << f.version << " for " << Str(a, "target") << "\n";
+    std::cout << Str(a, "user") << " approved " << f.name << " version " << f.version << " for "
+              << Str(a, "target") << "\n";
   }
   return 0;
 }
@@ -108,14 +116,16 @@ int AliasSet(const GovernanceFlags& f) {
              {{"name", f.name}, {"alias", f.alias}, {"version", f.version}});
   }
   if (!r) return 1;
-  std::cout << f.name << "@" << f.alias << " -> version " << f.version << (f.force ? " (forced; audited)" : "") << "\n";
+  std::cout << f.name << "@" << f.alias << " -> version " << f.version
+            << (f.force ? " (forced; audited)" : "") << "\n";
   return 0;
 }
 
 int Card(const GovernanceFlags& f) {
   std::string body;
   auto r = Call(f.client, "GET",
-                "/api/2.0/ferry/model-card?name=" + Q(f.name) + "&version=" + Q(f.version) + "&format=" + Q(f.format),
+                "/api/2.0/ferry/model-card?name=" + Q(f.name) + "&version=" + Q(f.version) +
+                    "&format=" + Q(f.format),
                 nullptr, &body);
   if (!r) return 1;
   if (f.output.empty()) {
@@ -128,7 +138,8 @@ int Card(const GovernanceFlags& f) {
     std::fprintf(stderr, "error: cannot write %s\n", f.output.c_str());
     return 1;
   }
-  std::cout << "model card for " << f.name << " version " << f.version << " written to " << f.output << "\n";
+  std::cout << "model card for " << f.name << " version " << f.version << " written to " << f.output
+            << "\n";
   return 0;
 }
 
@@ -147,8 +158,8 @@ int AuditLog(const GovernanceFlags& f) {
     if (!e["before"].is_null()) change += e["before"].dump();
     change += " -> ";
     change += e["after"].is_null() ? "(gone)" : e["after"].dump();
-    rows.push_back({std::to_string(e["seq"].get<int64_t>()), FormatTime(Int(e, "timestamp")), Str(e, "actor"),
-                    Str(e, "action"), Str(e, "object_id"), change});
+    rows.push_back({std::to_string(e["seq"].get<int64_t>()), FormatTime(Int(e, "timestamp")),
+                    Str(e, "actor"), Str(e, "action"), Str(e, "object_id"), change});
   }
   std::cout << RenderTable({"SEQ", "TIME (UTC)", "ACTOR", "ACTION", "OBJECT", "CHANGE"}, rows, 60);
   return 0;
@@ -159,11 +170,13 @@ int AuditVerify(const GovernanceFlags& f) {
   if (!r) return 2;
   if (f.client.json_output) std::cout << r->dump(2) << "\n";
   if ((*r).value("ok", false)) {
-    if (!f.client.json_output) std::cout << "audit log intact: " << Int(*r, "entries_checked") << " entries verified\n";
+    if (!f.client.json_output)
+      std::cout << "audit log intact: " << Int(*r, "entries_checked") << " entries verified\n";
     return 0;
   }
   if (!f.client.json_output) {
-    std::cout << "AUDIT LOG TAMPERED: first bad entry " << Int(*r, "first_bad_seq") << ": " << Str(*r, "problem") << "\n";
+    std::cout << "AUDIT LOG TAMPERED: first bad entry " << Int(*r, "first_bad_seq") << ": "
+              << Str(*r, "problem") << "\n";
   }
   return 1;
 }
@@ -183,10 +196,12 @@ int Lineage(const GovernanceFlags& f) {
 
 void AddGovernanceCommands(CLI::App& app, int& exit_code) {
   GovernanceFlags& f = Flags();
-  CLI::App* models = app.add_subcommand("models", "Registry governance: policies, approvals, aliases, model cards");
+  CLI::App* models = app.add_subcommand(
+      "models", "Registry governance: policies, approvals, aliases, model cards");
   models->require_subcommand(1);
 
-  CLI::App* policy = models->add_subcommand("policy", "Promotion policy (gates) of a registered model");
+  CLI::App* policy =
+      models->add_subcommand("policy", "Promotion policy (gates) of a registered model");
   policy->require_subcommand(1);
   CLI::App* set = policy->add_subcommand("set", "Set (replace) the policy");
   AddCommonFlags(set, f.client);
@@ -195,15 +210,18 @@ void AddGovernanceCommands(CLI::App& app, int& exit_code) {
   set->add_option("--protect-stage", f.protect_stages, "Stage whose entry is gated (repeatable)");
   set->add_option("--condition", f.conditions,
                   "e.g. \"auc >= 0.80\" or \"auc >= champion.auc - 0.005\" (repeatable)");
-  set->add_option("--require-tag", f.required_tags, "KEY=VALUE the version or its run must carry (repeatable)");
-  set->add_option("--approvals", f.approvals, "Approvals from distinct users required")->check(CLI::Range(0, 100));
+  set->add_option("--require-tag", f.required_tags,
+                  "KEY=VALUE the version or its run must carry (repeatable)");
+  set->add_option("--approvals", f.approvals, "Approvals from distinct users required")
+      ->check(CLI::Range(0, 100));
   set->callback([&exit_code] { exit_code = PolicySet(Flags()); });
   CLI::App* get = policy->add_subcommand("get", "Show the policy");
   AddCommonFlags(get, f.client);
   get->add_option("name", f.name, "Registered model")->required();
   get->callback([&exit_code] { exit_code = PolicyGet(Flags()); });
 
-  CLI::App* approve = models->add_subcommand("approve", "Approve a version for a protected alias or stage");
+  CLI::App* approve =
+      models->add_subcommand("approve", "Approve a version for a protected alias or stage");
   AddCommonFlags(approve, f.client);
   approve->add_option("name", f.name, "Registered model")->required();
   approve->add_option("version", f.version, "Version")->required();
@@ -226,7 +244,8 @@ void AddGovernanceCommands(CLI::App& app, int& exit_code) {
   AddCommonFlags(card, f.client);
   card->add_option("name", f.name, "Registered model")->required();
   card->add_option("version", f.version, "Version")->required();
-  card->add_option("--format", f.format, "markdown or html")->check(CLI::IsMember({"markdown", "html"}));
+  card->add_option("--format", f.format, "markdown or html")
+      ->check(CLI::IsMember({"markdown", "html"}));
   card->add_option("--output,-o", f.output, "File to write (default: standard output)");
   card->callback([&exit_code] { exit_code = Card(Flags()); });
 
@@ -234,16 +253,20 @@ void AddGovernanceCommands(CLI::App& app, int& exit_code) {
   audit->require_subcommand(1);
   CLI::App* log = audit->add_subcommand("log", "List audit entries");
   AddCommonFlags(log, f.client);
-  log->add_option("--object", f.object, "Only this object (a model name also matches its versions and aliases)");
+  log->add_option("--object", f.object,
+                  "Only this object (a model name also matches its versions and aliases)");
   log->add_option("--limit", f.limit, "At most this many entries (0: all)");
   log->callback([&exit_code] { exit_code = AuditLog(Flags()); });
-  CLI::App* verify = audit->add_subcommand("verify", "Recompute the hash chain; exit 1 naming the first bad entry");
+  CLI::App* verify = audit->add_subcommand(
+      "verify", "Recompute the hash chain; exit 1 naming the first bad entry");
   AddCommonFlags(verify, f.client);
   verify->callback([&exit_code] { exit_code = AuditVerify(Flags()); });
 
-  CLI::App* lineage = app.add_subcommand("lineage", "Show a model's lineage: version, run, data, code, environment");
+  CLI::App* lineage = app.add_subcommand(
+      "lineage", "Show a model's lineage: version, run, data, code, environment");
   AddCommonFlags(lineage, f.client);
-  lineage->add_option("uri", f.uri, "models:/name@alias, models:/name/3 or models:/name/Production")->required();
+  lineage->add_option("uri", f.uri, "models:/name@alias, models:/name/3 or models:/name/Production")
+      ->required();
   lineage->callback([&exit_code] { exit_code = Lineage(Flags()); });
 }
 

@@ -30,12 +30,13 @@ int RunServer(const ServerFlags& flags) {
     return 2;
   }
   if (!IsLoopbackHost(flags.host) && !flags.allow_unauthenticated) {
-    std::fprintf(stderr,
-                 "ferry server: refusing to listen on '%s': Ferry has no authentication yet, so any "
-                 "machine that can reach this address could read and change every experiment, run "
-                 "and artifact. Listen on 127.0.0.1 (the default), or pass --allow-unauthenticated "
-                 "if a proxy in front of Ferry authenticates clients.\n",
-                 flags.host.c_str());
+    std::fprintf(
+        stderr,
+        "ferry server: refusing to listen on '%s': Ferry has no authentication yet, so any "
+        "machine that can reach this address could read and change every experiment, run "
+        "and artifact. Listen on 127.0.0.1 (the default), or pass --allow-unauthenticated "
+        "if a proxy in front of Ferry authenticates clients.\n",
+        flags.host.c_str());
     return 2;
   }
   std::string cwd = std::filesystem::current_path().string();
@@ -46,7 +47,8 @@ int RunServer(const ServerFlags& flags) {
                                                                   : flags.artifacts_destination;
   auto store = store::OpenMetadataStore({.uri = store_uri});
   if (!store.ok()) {
-    spdlog::error("cannot open backend store '{}': {}", store_uri, std::string(store.status().message()));
+    spdlog::error("cannot open backend store '{}': {}", store_uri,
+                  std::string(store.status().message()));
     return 1;
   }
   auto artifacts = artifacts::CreateLocalArtifactStore({.root = artifact_root});
@@ -55,12 +57,14 @@ int RunServer(const ServerFlags& flags) {
                   std::string(artifacts.status().message()));
     return 1;
   }
-  auto registry = registry::RegistryService::Create({.store = store->get(), .artifacts = artifacts->get()});
+  auto registry =
+      registry::RegistryService::Create({.store = store->get(), .artifacts = artifacts->get()});
   if (!registry.ok()) {
     spdlog::error("{}", std::string(registry.status().message()));
     return 1;
   }
-  auto tracking = tracking::TrackingService::Create({.store = store->get(), .audit = (*registry)->audit_sink()});
+  auto tracking = tracking::TrackingService::Create(
+      {.store = store->get(), .audit = (*registry)->audit_sink()});
   if (!tracking.ok()) {
     spdlog::error("{}", std::string(tracking.status().message()));
     return 1;
@@ -88,8 +92,9 @@ int RunServer(const ServerFlags& flags) {
     return 1;
   }
   (*server)->Start();
-  spdlog::info("ferry {} tracking server listening on http://{}:{} (store {}, artifacts {}, {} workers)",
-               FERRY_VERSION, flags.host, (*server)->port(), store_uri, artifact_root, flags.workers);
+  spdlog::info(
+      "ferry {} tracking server listening on http://{}:{} (store {}, artifacts {}, {} workers)",
+      FERRY_VERSION, flags.host, (*server)->port(), store_uri, artifact_root, flags.workers);
   int sig = http::WaitForTerminationSignal();
   spdlog::info("received signal {}, draining in-flight requests", sig);
   (*server)->Shutdown();
@@ -101,7 +106,8 @@ int RunServer(const ServerFlags& flags) {
 
 void AddServerCommand(CLI::App& app, ServerFlags& flags, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("server", "Run the MLflow-compatible tracking server");
-  cmd->add_option("--host", flags.host, "Address to listen on (loopback unless --allow-unauthenticated)")
+  cmd->add_option("--host", flags.host,
+                  "Address to listen on (loopback unless --allow-unauthenticated)")
       ->envname("FERRY_HOST")
       ->capture_default_str();
   cmd->add_option("--port,-p", flags.port, "Port to listen on (0 picks a free one)")
@@ -111,8 +117,9 @@ void AddServerCommand(CLI::App& app, ServerFlags& flags, int& exit_code) {
   cmd->add_option("--backend-store-uri", flags.backend_store_uri,
                   "Metadata store URI, sqlite:///PATH (default: ./ferry-data/ferry.db)")
       ->envname("FERRY_BACKEND_STORE_URI");
-  cmd->add_option("--artifacts-destination", flags.artifacts_destination,
-                  "Directory for artifacts served through the proxy (default: ./ferry-data/artifacts)")
+  cmd->add_option(
+         "--artifacts-destination", flags.artifacts_destination,
+         "Directory for artifacts served through the proxy (default: ./ferry-data/artifacts)")
       ->envname("FERRY_ARTIFACTS_DESTINATION");
   cmd->add_option("--workers,-w", flags.workers, "I/O threads")
       ->envname("FERRY_WORKERS")
@@ -129,7 +136,8 @@ void AddServerCommand(CLI::App& app, ServerFlags& flags, int& exit_code) {
       ->envname("FERRY_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-  cmd->add_option("--max-body-bytes", flags.max_body_bytes, "Largest JSON request body accepted (413 past it)")
+  cmd->add_option("--max-body-bytes", flags.max_body_bytes,
+                  "Largest JSON request body accepted (413 past it)")
       ->envname("FERRY_MAX_BODY_BYTES")
       ->capture_default_str();
   cmd->add_flag("!--no-access-log", flags.access_log, "Do not log one line per request")

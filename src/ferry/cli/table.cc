@@ -38,7 +38,8 @@ std::string RenderTable(const std::vector<std::string>& header,
   }
   std::vector<size_t> widths(header.size(), 0);
   for (const auto& row : cells) {
-    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i)
+      widths[i] = std::max(widths[i], Width(row[i]));
   }
   std::string out;
   auto emit = [&](const std::vector<std::string>& row) {

@@ -11,13 +11,15 @@
 namespace ferry {
 
 struct RequestContext {
-  std::string actor = "unknown";  // auth identity when it exists, else the client's X-Ferry-User header
+  std::string actor =
+      "unknown";  // auth identity when it exists, else the client's X-Ferry-User header
   std::string request_id;
 };
 
 struct AuditRecord {
   std::string action;       // "<object_type>.<verb>", e.g. "experiment.create", "alias.set.force"
-  std::string object_type;  // experiment | run | registered_model | model_version | alias | policy | approval
+  std::string object_type;  // experiment | run | registered_model | model_version | alias | policy
+                            // | approval
   std::string object_id;    // "7", "<run id>", "credit", "credit/3", "credit@champion"
   nlohmann::json before;    // null when the object did not exist
   nlohmann::json after;     // null when the object no longer exists

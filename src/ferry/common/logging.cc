@@ -20,7 +20,8 @@ constexpr char kRawFieldsMarker = '\x1e';
 // fields for structured lines such as access logs.
 class JsonPayloadFlag : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
     std::string_view payload(msg.payload.data(), msg.payload.size());
     std::string out;
     if (!payload.empty() && payload.front() == kRawFieldsMarker) {
@@ -41,8 +42,8 @@ class JsonPayloadFlag : public spdlog::custom_flag_formatter {
 absl::Status ConfigureLogging(const LoggingOptions& options) {
   auto level = spdlog::level::from_str(options.level);
   if (level == spdlog::level::off && options.level != "off") {
-    return absl::InvalidArgumentError("log level must be one of trace|debug|info|warn|error|off, got '" +
-                                      options.level + "'");
+    return absl::InvalidArgumentError(
+        "log level must be one of trace|debug|info|warn|error|off, got '" + options.level + "'");
   }
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("ferry", sink);
@@ -64,8 +65,9 @@ absl::Status ConfigureLogging(const LoggingOptions& options) {
 void LogAccess(const AccessLogEntry& e) {
   if (!spdlog::should_log(spdlog::level::info)) return;
   if (g_format.load() == LogFormat::kJson) {
-    nlohmann::json j = {{"type", "access"},   {"method", e.method}, {"target", e.target},
-                        {"remote", e.remote}, {"status", e.status}, {"bytes", e.bytes_out},
+    nlohmann::json j = {{"type", "access"},           {"method", e.method},
+                        {"target", e.target},         {"remote", e.remote},
+                        {"status", e.status},         {"bytes", e.bytes_out},
                         {"latency_ms", e.latency_ms}, {"request_id", e.request_id}};
     std::string fields = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     // Strip the braces: the formatter places the members inside its object.

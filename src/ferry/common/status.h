@@ -18,9 +18,9 @@
 #define FERRY_CONCAT_(a, b) FERRY_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (a Status) is not ok.
-#define FERRY_RETURN_IF_ERROR(expr)            \
-  do {                                         \
-    ::absl::Status ferry_status_ = (expr);     \
+#define FERRY_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status ferry_status_ = (expr);         \
     if (!ferry_status_.ok()) return ferry_status_; \
   } while (0)
 

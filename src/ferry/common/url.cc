@@ -17,12 +17,14 @@ absl::StatusOr<std::string> PercentDecode(std::string_view in, PlusHandling plus
     char c = in[i];
     if (c == '%') {
       if (i + 2 >= in.size()) {
-        return absl::InvalidArgumentError("malformed percent-escape at position " + std::to_string(i));
+        return absl::InvalidArgumentError("malformed percent-escape at position " +
+                                          std::to_string(i));
       }
       int hi = HexValue(in[i + 1]);
       int lo = HexValue(in[i + 2]);
       if (hi < 0 || lo < 0) {
-        return absl::InvalidArgumentError("malformed percent-escape at position " + std::to_string(i));
+        return absl::InvalidArgumentError("malformed percent-escape at position " +
+                                          std::to_string(i));
       }
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
@@ -52,7 +54,8 @@ std::string PercentEncode(std::string_view in, bool keep_slash) {
   return out;
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::string_view query) {
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
+    std::string_view query) {
   std::vector<std::pair<std::string, std::string>> out;
   while (!query.empty()) {
     size_t amp = query.find('&');

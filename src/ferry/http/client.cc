@@ -37,7 +37,8 @@ class Client::Impl {
       req.set(bhttp::field::user_agent, "ferry-cli");
       for (const auto& [k, v] : headers) req.set(k, v);
       if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-        req.set(bhttp::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+        req.set(bhttp::field::content_type,
+                beast::string_view(content_type.data(), content_type.size()));
         req.body() = std::string(body);
       }
       req.prepare_payload();
@@ -50,12 +51,14 @@ class Client::Impl {
         stream_.reset();
         buffer_.clear();
         if (!fresh) continue;  // the server closed an idle keep-alive connection
-        return absl::UnavailableError("request to " + host_ + ":" + port_ + " failed: " + ec.message());
+        return absl::UnavailableError("request to " + host_ + ":" + port_ +
+                                      " failed: " + ec.message());
       }
       auto& res = parser.get();
       ClientResponse out;
       out.status = static_cast<int>(res.result_int());
-      for (const auto& f : res) out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      for (const auto& f : res)
+        out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       out.body = std::move(res.body());
       if (!res.keep_alive()) stream_.reset();
       return out;
@@ -74,7 +77,8 @@ class Client::Impl {
     stream_->connect(results, ec);
     if (ec) {
       stream_.reset();
-      return absl::UnavailableError("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
+      return absl::UnavailableError("cannot connect to " + host_ + ":" + port_ + ": " +
+                                    ec.message());
     }
     stream_->socket().set_option(tcp::no_delay(true), ec);
     return absl::OkStatus();
@@ -97,7 +101,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
   url.remove_prefix(7);
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);
   if (url.find('/') != std::string_view::npos) {
-    return absl::InvalidArgumentError("tracking URI must not have a path: '" + options.base_url + "'");
+    return absl::InvalidArgumentError("tracking URI must not have a path: '" + options.base_url +
+                                      "'");
   }
   std::string host(url), port = "80";
   size_t colon = url.rfind(':');
@@ -105,7 +110,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& opti
     host = std::string(url.substr(0, colon));
     port = std::string(url.substr(colon + 1));
   }
-  if (host.empty()) return absl::InvalidArgumentError("tracking URI has no host: '" + options.base_url + "'");
+  if (host.empty())
+    return absl::InvalidArgumentError("tracking URI has no host: '" + options.base_url + "'");
   return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(options, host, port)));
 }
 

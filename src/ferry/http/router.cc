@@ -26,15 +26,14 @@ bool IsParam(const std::string& segment) {
 }
 
 Response DefaultNotFound(Request& request) {
-  return Response::Json(404, nlohmann::json{{"error", "no route for " + request.method + " " +
-                                                          request.path}}
-                                 .dump());
+  return Response::Json(
+      404, nlohmann::json{{"error", "no route for " + request.method + " " + request.path}}.dump());
 }
 
 Response DefaultError(const absl::Status& status) {
-  int code = status.code() == absl::StatusCode::kInvalidArgument     ? 400
-             : status.code() == absl::StatusCode::kNotFound          ? 404
-             : status.code() == absl::StatusCode::kPermissionDenied  ? 403
+  int code = status.code() == absl::StatusCode::kInvalidArgument      ? 400
+             : status.code() == absl::StatusCode::kNotFound           ? 404
+             : status.code() == absl::StatusCode::kPermissionDenied   ? 403
              : status.code() == absl::StatusCode::kFailedPrecondition ? 400
                                                                       : 500;
   return Response::Json(code, nlohmann::json{{"error", std::string(status.message())}}.dump());
@@ -95,12 +94,12 @@ Router::Match Router::Find(Request& request) const {
   for (int pass = 0; pass < 2; ++pass) {
     for (const Route& route : routes_) {
       bool literal = true;
-      for (const auto& seg : route.segments) literal = literal && !(!seg.empty() && seg.front() == '{');
+      for (const auto& seg : route.segments)
+        literal = literal && !(!seg.empty() && seg.front() == '{');
       if ((pass == 0) != literal) continue;
       Request probe;
       if (!MatchRoute(route, parts, probe)) continue;
-      if (route.method != request.method &&
-          !(request.method == "HEAD" && route.method == "GET")) {
+      if (route.method != request.method && !(request.method == "HEAD" && route.method == "GET")) {
         match.method_not_allowed = true;
         continue;
       }

@@ -30,9 +30,9 @@ class Router {
   Response FormatError(const absl::Status& status) const { return error_formatter_(status); }
 
   struct Match {
-    const Handler* handler = nullptr;         // set for buffered routes
-    const StreamHandler* stream = nullptr;    // set for streaming routes
-    bool method_not_allowed = false;          // path matched, method did not
+    const Handler* handler = nullptr;       // set for buffered routes
+    const StreamHandler* stream = nullptr;  // set for streaming routes
+    bool method_not_allowed = false;        // path matched, method did not
   };
   // Binds path params into `request.path_params`.
   Match Find(Request& request) const;

@@ -53,8 +53,10 @@ class Server::Impl {
 
   absl::Status Listen() {
     beast::error_code ec;
-    auto address = asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
-    if (ec) return absl::InvalidArgumentError("invalid --host '" + options_.host + "': " + ec.message());
+    auto address =
+        asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
+    if (ec)
+      return absl::InvalidArgumentError("invalid --host '" + options_.host + "': " + ec.message());
     tcp::endpoint endpoint(address, static_cast<uint16_t>(options_.port));
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
@@ -201,7 +203,8 @@ class Server::Impl {
     bhttp::request_parser<bhttp::empty_body> header_parser;
     header_parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     header_parser.body_limit(std::numeric_limits<uint64_t>::max());  // checked per route below
-    stream.expires_after(first || buffer.size() > 0 ? options_.read_timeout : options_.idle_timeout);
+    stream.expires_after(first || buffer.size() > 0 ? options_.read_timeout
+                                                    : options_.idle_timeout);
     co_await bhttp::async_read_header(stream, buffer, header_parser,
                                       asio::redirect_error(asio::use_awaitable, ec));
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
@@ -235,14 +238,14 @@ class Server::Impl {
         request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
       }
       request.request_id = std::string(request.Header("X-Request-Id"));
-      if (request.request_id.empty() || request.request_id.size() > 128) request.request_id = NewHexId();
+      if (request.request_id.empty() || request.request_id.size() > 128)
+        request.request_id = NewHexId();
 
       Router::Match match = router_->Find(request);
-      bool expects_continue =
-          beast::iequals(header[bhttp::field::expect], "100-continue");
+      bool expects_continue = beast::iequals(header[bhttp::field::expect], "100-continue");
       if (match.stream != nullptr) {
-        response = co_await ReadStreamed(stream, buffer, header_parser, request,
-                                         *match.stream, expects_continue, keep_alive);
+        response = co_await ReadStreamed(stream, buffer, header_parser, request, *match.stream,
+                                         expects_continue, keep_alive);
       } else {
         bool body_ok = true;
         bool has_body = !header_parser.is_done();
@@ -268,8 +271,9 @@ class Server::Impl {
               body_ok = false;
               keep_alive = false;
               if (ec == bhttp::error::body_limit) {
-                response = ErrorResponse(413, "request body exceeds the limit of " +
-                                                  std::to_string(options_.max_body_bytes) + " bytes");
+                response =
+                    ErrorResponse(413, "request body exceeds the limit of " +
+                                           std::to_string(options_.max_body_bytes) + " bytes");
               } else {
                 co_return false;  // timeout or disconnect mid-body: nobody to answer
               }
@@ -281,7 +285,8 @@ class Server::Impl {
         if (body_ok) {
           const Handler* handler = match.handler;
           if (handler == nullptr && match.method_not_allowed) {
-            response = ErrorResponse(405, "method " + request.method + " not allowed for " + request.path);
+            response =
+                ErrorResponse(405, "method " + request.method + " not allowed for " + request.path);
           } else {
             if (handler == nullptr) handler = &router_->not_found();
             try {
@@ -306,7 +311,7 @@ class Server::Impl {
                  .bytes_out = bytes_out,
                  .latency_ms = (Clock::Real()->MonotonicMicros() - start_us) / 1000.0});
     }
-    co_return written && keep_alive;
+    co_return written&& keep_alive;
   }
 
   asio::awaitable<Response> ReadStreamed(beast::tcp_stream& stream, beast::flat_buffer& buffer,
@@ -333,7 +338,8 @@ class Server::Impl {
     }
     std::unique_ptr<BodySink> sink = std::move(*sink_or);
     if (expects_continue) {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, header_parser.get().version()};
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_,
+                                              header_parser.get().version()};
       co_await Write(stream, cont);
     }
     bhttp::request_parser<bhttp::buffer_body> parser(std::move(header_parser));
@@ -352,7 +358,8 @@ class Server::Impl {
         keep_alive = false;
         if (ec == bhttp::error::body_limit) {
           co_return ErrorResponse(413, "upload exceeds the limit of " +
-                                           std::to_string(options_.max_stream_body_bytes) + " bytes");
+                                           std::to_string(options_.max_stream_body_bytes) +
+                                           " bytes");
         }
         co_return ErrorResponse(400, "upload interrupted: " + ec.message());
       }

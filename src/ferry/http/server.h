@@ -28,10 +28,10 @@ namespace ferry::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 0;                    // 0: pick a free port (see Server::port())
-  int io_threads = 4;              // threads running the event loop
+  int port = 0;        // 0: pick a free port (see Server::port())
+  int io_threads = 4;  // threads running the event loop
   size_t max_header_bytes = 64 * 1024;
-  size_t max_body_bytes = 32 * 1024 * 1024;                  // buffered routes
+  size_t max_body_bytes = 32 * 1024 * 1024;                     // buffered routes
   uint64_t max_stream_body_bytes = 64ull * 1024 * 1024 * 1024;  // uploads
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds idle_timeout{120'000};

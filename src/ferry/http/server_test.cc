@@ -22,11 +22,14 @@ class UploadCollector : public BodySink {
  public:
   explicit UploadCollector(std::string* out) : out_(out) {}
   absl::Status Write(std::string_view chunk) override {
-    if (chunk.find("REJECT") != std::string_view::npos) return absl::InvalidArgumentError("rejected chunk");
+    if (chunk.find("REJECT") != std::string_view::npos)
+      return absl::InvalidArgumentError("rejected chunk");
     out_->append(chunk);
     return absl::OkStatus();
   }
-  Response Finish() override { return Response::Json(200, "{\"bytes\":" + std::to_string(out_->size()) + "}"); }
+  Response Finish() override {
+    return Response::Json(200, "{\"bytes\":" + std::to_string(out_->size()) + "}");
+  }
   void Abort() override { out_->clear(); }
 
  private:
@@ -39,7 +42,8 @@ class ServerTest : public ::testing::Test {
     router_.Add("GET", "/hello", [](Request&) { return Response::Text(200, "hi"); });
     router_.Add("POST", "/echo", [](Request& r) { return Response::Text(200, r.body); });
     router_.Add("GET", "/items/{id}/parts/{*rest}", [](Request& r) {
-      return Response::Text(200, std::string(r.PathParam("id")) + "|" + std::string(r.PathParam("rest")));
+      return Response::Text(
+          200, std::string(r.PathParam("id")) + "|" + std::string(r.PathParam("rest")));
     });
     router_.Add("GET", "/items/list", [](Request&) { return Response::Text(200, "list"); });
     router_.Add("GET", "/slow", [this](Request&) {
@@ -53,15 +57,22 @@ class ServerTest : public ::testing::Test {
       r.file_path = file_path_;
       return r;
     });
-    router_.AddStream("PUT", "/upload/{*path}", [this](Request&) -> absl::StatusOr<std::unique_ptr<BodySink>> {
-      return std::make_unique<UploadCollector>(&uploaded_);
-    });
-    file_path_ = (std::filesystem::temp_directory_path() / ("ferry_http_test_" + std::to_string(getpid()))).string();
+    router_.AddStream("PUT", "/upload/{*path}",
+                      [this](Request&) -> absl::StatusOr<std::unique_ptr<BodySink>> {
+                        return std::make_unique<UploadCollector>(&uploaded_);
+                      });
+    file_path_ =
+        (std::filesystem::temp_directory_path() / ("ferry_http_test_" + std::to_string(getpid())))
+            .string();
     std::ofstream(file_path_, std::ios::binary) << std::string(3 * 1024 * 1024 + 7, 'z');
-    ServerOptions options{.port = 0, .io_threads = 2, .max_header_bytes = 4096, .max_body_bytes = 1024,
+    ServerOptions options{.port = 0,
+                          .io_threads = 2,
+                          .max_header_bytes = 4096,
+                          .max_body_bytes = 1024,
                           .max_stream_body_bytes = 8 * 1024 * 1024,
                           .read_timeout = std::chrono::milliseconds(300),
-                          .idle_timeout = std::chrono::milliseconds(2000), .access_log = false};
+                          .idle_timeout = std::chrono::milliseconds(2000),
+                          .access_log = false};
     server_ = Server::Create(options, &router_).value();
     server_->Start();
   }
@@ -70,7 +81,8 @@ class ServerTest : public ::testing::Test {
     std::filesystem::remove(file_path_);
   }
   std::unique_ptr<Client> NewClient() {
-    return Client::Create({.base_url = "http://127.0.0.1:" + std::to_string(server_->port())}).value();
+    return Client::Create({.base_url = "http://127.0.0.1:" + std::to_string(server_->port())})
+        .value();
   }
   int RawConnect() {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -107,7 +119,8 @@ TEST_F(ServerTest, RequestIdIsHonouredOrGenerated) {
   EXPECT_TRUE(found);
   r = client->Send("GET", "/hello").value();
   std::string generated;
-  for (auto& [k, v] : r.headers) if (k == "X-Request-Id") generated = v;
+  for (auto& [k, v] : r.headers)
+    if (k == "X-Request-Id") generated = v;
   EXPECT_EQ(generated.size(), 32u);
 }
 
@@ -197,7 +210,8 @@ TEST_F(ServerTest, StreamingUploadOverLimitIs413AndSinkRejectionIs400) {
 }
 
 TEST_F(ServerTest, ShutdownDrainsInFlightRequests) {
-  auto result = std::async(std::launch::async, [this] { return NewClient()->Send("GET", "/slow"); });
+  auto result =
+      std::async(std::launch::async, [this] { return NewClient()->Send("GET", "/slow"); });
   while (!slow_started_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   auto idle = NewClient();
   ASSERT_EQ(idle->Send("GET", "/hello").value().status, 200);  // an idle keep-alive connection

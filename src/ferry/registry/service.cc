@@ -28,35 +28,41 @@ absl::Status ValidateModelName(std::string_view name) {
                                       "...' exceeds the maximum length of 256 characters");
   }
   for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) return absl::InvalidArgumentError("Registered model name contains a control character.");
+    if (c < 0x20 || c == 0x7f)
+      return absl::InvalidArgumentError("Registered model name contains a control character.");
   }
   if (name.find('/') != std::string_view::npos || name.find(':') != std::string_view::npos ||
       name.find('@') != std::string_view::npos) {
-    return absl::InvalidArgumentError("Invalid model name: '" + std::string(name) +
-                                      "'. Names may not contain '/', ':' or '@', which models:/ URIs reserve.");
+    return absl::InvalidArgumentError(
+        "Invalid model name: '" + std::string(name) +
+        "'. Names may not contain '/', ':' or '@', which models:/ URIs reserve.");
   }
   return absl::OkStatus();
 }
 
 // MLflow's alias rules (_validate_model_alias_name).
 absl::Status ValidateAlias(std::string_view alias) {
-  if (alias.empty()) return absl::InvalidArgumentError("Registered model alias name cannot be empty.");
+  if (alias.empty())
+    return absl::InvalidArgumentError("Registered model alias name cannot be empty.");
   if (alias.size() > 255) {
     return absl::InvalidArgumentError("Registered model alias name '" + std::string(alias) +
                                       "' exceeds the maximum length of 255 characters");
   }
   for (unsigned char c : alias) {
     if (!(std::isalnum(c) || c == '_' || c == '-')) {
-      return absl::InvalidArgumentError("Invalid alias name: '" + std::string(alias) +
-                                        "'. Names may only contain alphanumerics, underscores, and dashes.");
+      return absl::InvalidArgumentError(
+          "Invalid alias name: '" + std::string(alias) +
+          "'. Names may only contain alphanumerics, underscores, and dashes.");
     }
   }
   std::string lower(alias);
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "latest") return absl::InvalidArgumentError("'latest' alias name (case insensitive) is reserved.");
+  if (lower == "latest")
+    return absl::InvalidArgumentError("'latest' alias name (case insensitive) is reserved.");
   if (alias.size() > 1 && alias[0] == 'v' &&
       alias.substr(1).find_first_not_of("0123456789") == std::string_view::npos) {
-    return absl::InvalidArgumentError("Version alias name '" + std::string(alias) + "' is reserved.");
+    return absl::InvalidArgumentError("Version alias name '" + std::string(alias) +
+                                      "' is reserved.");
   }
   return absl::OkStatus();
 }
@@ -81,7 +87,8 @@ absl::StatusOr<std::string> StorePathOfArtifactUri(std::string_view uri) {
   }
   uri.remove_prefix(sizeof(kArtifactScheme) - 1);
   if (uri.starts_with("//")) {
-    return absl::InvalidArgumentError("artifact URIs with a host are not accepted; use mlflow-artifacts:/<path>");
+    return absl::InvalidArgumentError(
+        "artifact URIs with a host are not accepted; use mlflow-artifacts:/<path>");
   }
   while (uri.starts_with("/")) uri.remove_prefix(1);
   FERRY_ASSIGN_OR_RETURN(std::string decoded, PercentDecode(uri));
@@ -109,17 +116,19 @@ json ModelJson(const store::RegisteredModel& m) {
 std::string KnownUser(const RequestContext& ctx) { return ctx.actor == "unknown" ? "" : ctx.actor; }
 
 absl::Status InvalidSource(std::string_view source, std::string_view why) {
-  return absl::InvalidArgumentError("Invalid model version source: '" + std::string(source) + "'. " +
-                                    std::string(why) +
-                                    " A source must be in this server's artifact store: runs:/<run_id>/<path>, "
-                                    "models:/<logged model id>, or mlflow-artifacts:/<path>.");
+  return absl::InvalidArgumentError(
+      "Invalid model version source: '" + std::string(source) + "'. " + std::string(why) +
+      " A source must be in this server's artifact store: runs:/<run_id>/<path>, "
+      "models:/<logged model id>, or mlflow-artifacts:/<path>.");
 }
 
 }  // namespace
 
 absl::StatusOr<int64_t> ParseVersion(std::string_view version) {
-  if (version.empty() || version.size() > 18 || version.find_first_not_of("0123456789") != std::string_view::npos) {
-    return absl::InvalidArgumentError("Parameter 'version' must be an integer, got '" + std::string(version) + "'.");
+  if (version.empty() || version.size() > 18 ||
+      version.find_first_not_of("0123456789") != std::string_view::npos) {
+    return absl::InvalidArgumentError("Parameter 'version' must be an integer, got '" +
+                                      std::string(version) + "'.");
   }
   return std::stoll(std::string(version));
 }
@@ -146,9 +155,11 @@ void StoreAuditSink::Record(const RequestContext& context, AuditRecord record) {
 RegistryService::RegistryService(const RegistryServiceOptions& options)
     : options_(options), audit_(options.store->registry(), options.clock) {}
 
-absl::StatusOr<std::unique_ptr<RegistryService>> RegistryService::Create(const RegistryServiceOptions& options) {
+absl::StatusOr<std::unique_ptr<RegistryService>> RegistryService::Create(
+    const RegistryServiceOptions& options) {
   if (options.store == nullptr || options.artifacts == nullptr || options.clock == nullptr) {
-    return absl::InvalidArgumentError("RegistryService needs a store, an artifact store and a clock");
+    return absl::InvalidArgumentError(
+        "RegistryService needs a store, an artifact store and a clock");
   }
   return std::unique_ptr<RegistryService>(new RegistryService(options));
 }
@@ -160,8 +171,10 @@ absl::StatusOr<store::RegisteredModel> RegistryService::CreateRegisteredModel(
     const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   for (const auto& t : tags) FERRY_RETURN_IF_ERROR(tracking::ValidateTagName(t.key));
-  FERRY_ASSIGN_OR_RETURN(auto model, reg()->CreateRegisteredModel(name, description, tags, KnownUser(ctx)));
-  Audit(ctx, {"registered_model.create", "registered_model", model.name, nullptr, ModelJson(model)});
+  FERRY_ASSIGN_OR_RETURN(auto model,
+                         reg()->CreateRegisteredModel(name, description, tags, KnownUser(ctx)));
+  Audit(ctx,
+        {"registered_model.create", "registered_model", model.name, nullptr, ModelJson(model)});
   return model;
 }
 
@@ -170,33 +183,39 @@ absl::StatusOr<store::RegisteredModel> RegistryService::GetRegisteredModel(std::
   return reg()->GetRegisteredModel(name);
 }
 
-absl::StatusOr<store::RegisteredModel> RegistryService::RenameRegisteredModel(std::string_view name,
-                                                                              std::string_view new_name,
-                                                                              const RequestContext& ctx) {
+absl::StatusOr<store::RegisteredModel> RegistryService::RenameRegisteredModel(
+    std::string_view name, std::string_view new_name, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   FERRY_RETURN_IF_ERROR(ValidateModelName(new_name));
   FERRY_ASSIGN_OR_RETURN(auto model, reg()->RenameRegisteredModel(name, new_name));
-  Audit(ctx, {"registered_model.rename", "registered_model", model.name, {{"name", std::string(name)}},
+  Audit(ctx, {"registered_model.rename",
+              "registered_model",
+              model.name,
+              {{"name", std::string(name)}},
               {{"name", model.name}}});
   return model;
 }
 
-absl::StatusOr<store::RegisteredModel> RegistryService::UpdateRegisteredModel(std::string_view name,
-                                                                              std::string_view description,
-                                                                              const RequestContext& ctx) {
+absl::StatusOr<store::RegisteredModel> RegistryService::UpdateRegisteredModel(
+    std::string_view name, std::string_view description, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   FERRY_ASSIGN_OR_RETURN(auto before, reg()->GetRegisteredModel(name));
   FERRY_ASSIGN_OR_RETURN(auto model, reg()->UpdateRegisteredModel(name, description));
-  Audit(ctx, {"registered_model.update", "registered_model", model.name, {{"description", before.description}},
+  Audit(ctx, {"registered_model.update",
+              "registered_model",
+              model.name,
+              {{"description", before.description}},
               {{"description", model.description}}});
   return model;
 }
 
-absl::Status RegistryService::DeleteRegisteredModel(std::string_view name, const RequestContext& ctx) {
+absl::Status RegistryService::DeleteRegisteredModel(std::string_view name,
+                                                    const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   FERRY_ASSIGN_OR_RETURN(auto before, reg()->GetRegisteredModel(name));
   FERRY_RETURN_IF_ERROR(reg()->DeleteRegisteredModel(name));
-  Audit(ctx, {"registered_model.delete", "registered_model", std::string(name), ModelJson(before), nullptr});
+  Audit(ctx, {"registered_model.delete", "registered_model", std::string(name), ModelJson(before),
+              nullptr});
   return absl::OkStatus();
 }
 
@@ -204,12 +223,15 @@ absl::StatusOr<store::Page<store::RegisteredModel>> RegistryService::SearchRegis
     std::string_view filter, const std::vector<std::string>& order_by, int max_results,
     std::string_view page_token) {
   if (max_results < 1 || max_results > 1000) {
-    return absl::InvalidArgumentError("Invalid value for max_results. It must be at most 1000, but got value " +
-                                      std::to_string(max_results));
+    return absl::InvalidArgumentError(
+        "Invalid value for max_results. It must be at most 1000, but got value " +
+        std::to_string(max_results));
   }
   store::RegisteredModelQuery query;
-  FERRY_ASSIGN_OR_RETURN(query.filter, search::ParseFilter(filter, search::Entity::kRegisteredModel));
-  FERRY_ASSIGN_OR_RETURN(query.order_by, search::ParseOrderByList(order_by, search::Entity::kRegisteredModel));
+  FERRY_ASSIGN_OR_RETURN(query.filter,
+                         search::ParseFilter(filter, search::Entity::kRegisteredModel));
+  FERRY_ASSIGN_OR_RETURN(query.order_by,
+                         search::ParseOrderByList(order_by, search::Entity::kRegisteredModel));
   query.max_results = max_results;
   query.page_token = std::string(page_token);
   return reg()->SearchRegisteredModels(query);
@@ -221,7 +243,11 @@ absl::Status RegistryService::SetRegisteredModelTag(std::string_view name, const
   FERRY_RETURN_IF_ERROR(tracking::ValidateTagName(tag.key));
   FERRY_RETURN_IF_ERROR(tracking::ValidateRunTag(tag).status());
   FERRY_RETURN_IF_ERROR(reg()->SetRegisteredModelTag(name, tag));
-  Audit(ctx, {"registered_model.set_tag", "registered_model", std::string(name), nullptr, {{tag.key, tag.value}}});
+  Audit(ctx, {"registered_model.set_tag",
+              "registered_model",
+              std::string(name),
+              nullptr,
+              {{tag.key, tag.value}}});
   return absl::OkStatus();
 }
 
@@ -229,7 +255,11 @@ absl::Status RegistryService::DeleteRegisteredModelTag(std::string_view name, st
                                                        const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   FERRY_RETURN_IF_ERROR(reg()->DeleteRegisteredModelTag(name, key));
-  Audit(ctx, {"registered_model.delete_tag", "registered_model", std::string(name), {{"key", std::string(key)}}, nullptr});
+  Audit(ctx, {"registered_model.delete_tag",
+              "registered_model",
+              std::string(name),
+              {{"key", std::string(key)}},
+              nullptr});
   return absl::OkStatus();
 }
 
@@ -246,9 +276,9 @@ absl::StatusOr<std::vector<store::ModelVersion>> RegistryService::GetLatestVersi
 
 // ------------------------------------------------------------------- aliases
 
-absl::StatusOr<std::vector<std::string>> RegistryService::CheckGates(std::string_view name, int64_t version,
-                                                                     const std::string& target,
-                                                                     std::vector<std::string>* passed) {
+absl::StatusOr<std::vector<std::string>> RegistryService::CheckGates(
+    std::string_view name, int64_t version, const std::string& target,
+    std::vector<std::string>* passed) {
   auto policy_json = reg()->GetPolicy(name);
   if (absl::IsNotFound(policy_json.status())) return std::vector<std::string>();
   if (!policy_json.ok()) return policy_json.status();
@@ -258,7 +288,8 @@ absl::StatusOr<std::vector<std::string>> RegistryService::CheckGates(std::string
   FERRY_ASSIGN_OR_RETURN(store::ModelVersion candidate, reg()->GetModelVersion(name, version));
   std::optional<store::Run> candidate_run;
   if (!candidate.run_id.empty()) {
-    if (auto run = options_.store->GetRun(candidate.run_id); run.ok()) candidate_run = std::move(*run);
+    if (auto run = options_.store->GetRun(candidate.run_id); run.ok())
+      candidate_run = std::move(*run);
   }
   std::optional<store::ModelVersion> holder;
   if (target.starts_with("alias:")) {
@@ -292,7 +323,8 @@ absl::StatusOr<std::vector<std::string>> RegistryService::CheckGates(std::string
   if (passed != nullptr) {
     passed->clear();
     for (const auto& c : policy.conditions) passed->push_back(c);
-    for (const auto& [k, v] : policy.required_tags) passed->push_back("required tag " + k + " = " + v);
+    for (const auto& [k, v] : policy.required_tags)
+      passed->push_back("required tag " + k + " = " + v);
     if (policy.required_approvals > 0) {
       passed->push_back("required approvals: " + std::to_string(policy.required_approvals));
     }
@@ -305,10 +337,10 @@ absl::Status GateRejection(std::string_view name, int64_t version, const std::st
                            const std::vector<std::string>& failures) {
   std::string what = target.starts_with("alias:") ? "alias '" + target.substr(6) + "'"
                                                   : "stage '" + target.substr(6) + "'";
-  std::string message = "Promotion of model '" + std::string(name) + "' version " + std::to_string(version) +
-                        " to " + what + " was rejected by its promotion policy (" +
-                        std::to_string(failures.size()) + " failed condition" +
-                        (failures.size() == 1 ? "" : "s") + "):";
+  std::string message =
+      "Promotion of model '" + std::string(name) + "' version " + std::to_string(version) + " to " +
+      what + " was rejected by its promotion policy (" + std::to_string(failures.size()) +
+      " failed condition" + (failures.size() == 1 ? "" : "s") + "):";
   for (size_t i = 0; i < failures.size(); ++i) {
     message += "\n  " + std::to_string(i + 1) + ". " + failures[i];
   }
@@ -317,8 +349,9 @@ absl::Status GateRejection(std::string_view name, int64_t version, const std::st
 }
 }  // namespace
 
-absl::Status RegistryService::MoveAlias(std::string_view name, std::string_view alias, int64_t version,
-                                        const RequestContext& ctx, std::string_view action, json extra) {
+absl::Status RegistryService::MoveAlias(std::string_view name, std::string_view alias,
+                                        int64_t version, const RequestContext& ctx,
+                                        std::string_view action, json extra) {
   json before = nullptr;
   if (auto current = reg()->GetModelVersionByAlias(name, alias); current.ok()) {
     before = {{"version", current->version}};
@@ -326,12 +359,13 @@ absl::Status RegistryService::MoveAlias(std::string_view name, std::string_view 
   FERRY_RETURN_IF_ERROR(reg()->SetRegisteredModelAlias(name, alias, version));
   json after = {{"version", version}};
   if (extra.is_object()) after.update(extra);
-  Audit(ctx, {std::string(action), "alias", std::string(name) + "@" + std::string(alias), before, after});
+  Audit(ctx, {std::string(action), "alias", std::string(name) + "@" + std::string(alias), before,
+              after});
   return absl::OkStatus();
 }
 
-absl::Status RegistryService::SetAlias(std::string_view name, std::string_view alias, std::string_view version,
-                                       const RequestContext& ctx) {
+absl::Status RegistryService::SetAlias(std::string_view name, std::string_view alias,
+                                       std::string_view version, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   FERRY_RETURN_IF_ERROR(ValidateAlias(alias));
   FERRY_ASSIGN_OR_RETURN(int64_t v, ParseVersion(version));
@@ -345,35 +379,43 @@ absl::Status RegistryService::SetAlias(std::string_view name, std::string_view a
   return MoveAlias(name, alias, v, ctx, "alias.set", extra);
 }
 
-absl::Status RegistryService::ForceSetAlias(std::string_view name, std::string_view alias, std::string_view version,
-                                            std::string_view reason, const RequestContext& ctx) {
+absl::Status RegistryService::ForceSetAlias(std::string_view name, std::string_view alias,
+                                            std::string_view version, std::string_view reason,
+                                            const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   FERRY_RETURN_IF_ERROR(ValidateAlias(alias));
   FERRY_ASSIGN_OR_RETURN(int64_t v, ParseVersion(version));
   if (reason.empty()) {
-    return absl::InvalidArgumentError("Missing value for required parameter 'reason': a forced promotion must say why.");
+    return absl::InvalidArgumentError(
+        "Missing value for required parameter 'reason': a forced promotion must say why.");
   }
   FERRY_RETURN_IF_ERROR(reg()->GetModelVersion(name, v).status());
-  FERRY_ASSIGN_OR_RETURN(auto failures, CheckGates(name, v, "alias:" + std::string(alias), nullptr));
+  FERRY_ASSIGN_OR_RETURN(auto failures,
+                         CheckGates(name, v, "alias:" + std::string(alias), nullptr));
   return MoveAlias(name, alias, v, ctx, "alias.set.force",
                    {{"reason", std::string(reason)}, {"overridden_failures", failures}});
 }
 
-absl::Status RegistryService::DeleteAlias(std::string_view name, std::string_view alias, const RequestContext& ctx) {
+absl::Status RegistryService::DeleteAlias(std::string_view name, std::string_view alias,
+                                          const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   FERRY_RETURN_IF_ERROR(ValidateAlias(alias));
   FERRY_RETURN_IF_ERROR(reg()->GetRegisteredModel(name).status());
   auto current = reg()->GetModelVersionByAlias(name, alias);
-  if (absl::IsNotFound(current.status())) return absl::OkStatus();  // MLflow: deleting an unset alias is a no-op
+  if (absl::IsNotFound(current.status()))
+    return absl::OkStatus();  // MLflow: deleting an unset alias is a no-op
   if (!current.ok()) return current.status();
   FERRY_RETURN_IF_ERROR(reg()->DeleteRegisteredModelAlias(name, alias));
-  Audit(ctx, {"alias.delete", "alias", std::string(name) + "@" + std::string(alias),
-              {{"version", current->version}}, nullptr});
+  Audit(ctx, {"alias.delete",
+              "alias",
+              std::string(name) + "@" + std::string(alias),
+              {{"version", current->version}},
+              nullptr});
   return absl::OkStatus();
 }
 
-absl::StatusOr<store::ModelVersion> RegistryService::GetModelVersionByAlias(std::string_view name,
-                                                                            std::string_view alias) {
+absl::StatusOr<store::ModelVersion> RegistryService::GetModelVersionByAlias(
+    std::string_view name, std::string_view alias) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   FERRY_RETURN_IF_ERROR(ValidateAlias(alias));
   auto version = reg()->GetModelVersionByAlias(name, alias);
@@ -389,7 +431,8 @@ absl::StatusOr<store::ModelVersion> RegistryService::GetModelVersionByAlias(std:
 absl::StatusOr<ResolvedSource> RegistryService::ResolveSource(std::string_view source) {
   if (source.empty()) return InvalidSource(source, "The source is empty.");
   for (unsigned char c : source) {
-    if (c < 0x20 || c == 0x7f) return InvalidSource("<redacted>", "The source contains a control character.");
+    if (c < 0x20 || c == 0x7f)
+      return InvalidSource("<redacted>", "The source contains a control character.");
   }
   std::string store_path;
   if (source.starts_with("runs:/")) {
@@ -397,12 +440,15 @@ absl::StatusOr<ResolvedSource> RegistryService::ResolveSource(std::string_view s
     while (rest.starts_with("/")) rest.remove_prefix(1);
     size_t slash = rest.find('/');
     std::string run_id(rest.substr(0, slash));
-    std::string_view sub = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-    if (!tracking::ValidateRunId(run_id).ok()) return InvalidSource(source, "The run id is malformed.");
+    std::string_view sub =
+        slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    if (!tracking::ValidateRunId(run_id).ok())
+      return InvalidSource(source, "The run id is malformed.");
     auto run = options_.store->GetRun(run_id);
     if (!run.ok()) return InvalidSource(source, "Run '" + run_id + "' does not exist.");
     auto root = StorePathOfArtifactUri(run->info.artifact_uri);
-    if (!root.ok()) return InvalidSource(source, "The run's artifacts are not stored by this server.");
+    if (!root.ok())
+      return InvalidSource(source, "The run's artifacts are not stored by this server.");
     auto decoded = PercentDecode(sub);
     if (!decoded.ok()) return InvalidSource(source, "The path has a malformed escape.");
     auto rel = artifacts::CanonicalizeRelativePath(*decoded);
@@ -410,14 +456,17 @@ absl::StatusOr<ResolvedSource> RegistryService::ResolveSource(std::string_view s
     store_path = Join(*root, *rel);
   } else if (source.starts_with("models:/")) {
     std::string_view id = source.substr(8);
-    if (id.empty() || id.find('/') != std::string_view::npos || id.find('@') != std::string_view::npos ||
-        !id.starts_with("m-")) {
-      return InvalidSource(source, "Only an MLflow 3 logged model (models:/m-<id>) can be a source.");
+    if (id.empty() || id.find('/') != std::string_view::npos ||
+        id.find('@') != std::string_view::npos || !id.starts_with("m-")) {
+      return InvalidSource(source,
+                           "Only an MLflow 3 logged model (models:/m-<id>) can be a source.");
     }
     auto model = options_.store->GetLoggedModel(id);
-    if (!model.ok()) return InvalidSource(source, "Logged model '" + std::string(id) + "' does not exist.");
+    if (!model.ok())
+      return InvalidSource(source, "Logged model '" + std::string(id) + "' does not exist.");
     auto root = StorePathOfArtifactUri(model->artifact_uri);
-    if (!root.ok()) return InvalidSource(source, "The logged model's artifacts are not stored by this server.");
+    if (!root.ok())
+      return InvalidSource(source, "The logged model's artifacts are not stored by this server.");
     store_path = *root;
   } else if (source.starts_with(kArtifactScheme)) {
     auto path = StorePathOfArtifactUri(source);
@@ -430,15 +479,16 @@ absl::StatusOr<ResolvedSource> RegistryService::ResolveSource(std::string_view s
   return ResolvedSource{store_path, std::string(kArtifactScheme) + "/" + store_path};
 }
 
-absl::StatusOr<store::ModelVersion> RegistryService::CreateModelVersion(const CreateModelVersionRequest& request,
-                                                                        const RequestContext& ctx) {
+absl::StatusOr<store::ModelVersion> RegistryService::CreateModelVersion(
+    const CreateModelVersionRequest& request, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(request.name));
   FERRY_RETURN_IF_ERROR(ResolveSource(request.source).status());
   if (!request.run_id.empty()) {
     FERRY_RETURN_IF_ERROR(tracking::ValidateRunId(request.run_id));
     auto run = options_.store->GetRun(request.run_id);
     if (!run.ok()) {
-      return absl::InvalidArgumentError("Invalid value for 'run_id': run '" + request.run_id + "' does not exist.");
+      return absl::InvalidArgumentError("Invalid value for 'run_id': run '" + request.run_id +
+                                        "' does not exist.");
     }
   }
   std::string model_id = request.model_id;
@@ -465,24 +515,28 @@ absl::StatusOr<store::ModelVersion> RegistryService::CreateModelVersion(const Cr
                            .user_id = KnownUser(ctx),
                            .tags = request.tags};
   FERRY_ASSIGN_OR_RETURN(auto created, reg()->CreateModelVersion(v));
-  Audit(ctx, {"model_version.create", "model_version", created.name + "/" + std::to_string(created.version), nullptr,
-              VersionJson(created)});
+  Audit(ctx, {"model_version.create", "model_version",
+              created.name + "/" + std::to_string(created.version), nullptr, VersionJson(created)});
   return created;
 }
 
-absl::StatusOr<store::ModelVersion> RegistryService::GetModelVersion(std::string_view name, std::string_view version) {
+absl::StatusOr<store::ModelVersion> RegistryService::GetModelVersion(std::string_view name,
+                                                                     std::string_view version) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   FERRY_ASSIGN_OR_RETURN(int64_t v, ParseVersion(version));
   return reg()->GetModelVersion(name, v);
 }
 
-absl::StatusOr<store::ModelVersion> RegistryService::UpdateModelVersion(std::string_view name, std::string_view version,
-                                                                        std::string_view description,
-                                                                        const RequestContext& ctx) {
+absl::StatusOr<store::ModelVersion> RegistryService::UpdateModelVersion(
+    std::string_view name, std::string_view version, std::string_view description,
+    const RequestContext& ctx) {
   FERRY_ASSIGN_OR_RETURN(auto before, GetModelVersion(name, version));
   FERRY_ASSIGN_OR_RETURN(auto after, reg()->UpdateModelVersion(name, before.version, description));
-  Audit(ctx, {"model_version.update", "model_version", after.name + "/" + std::to_string(after.version),
-              {{"description", before.description}}, {{"description", after.description}}});
+  Audit(ctx, {"model_version.update",
+              "model_version",
+              after.name + "/" + std::to_string(after.version),
+              {{"description", before.description}},
+              {{"description", after.description}}});
   return after;
 }
 
@@ -490,8 +544,8 @@ absl::Status RegistryService::DeleteModelVersion(std::string_view name, std::str
                                                  const RequestContext& ctx) {
   FERRY_ASSIGN_OR_RETURN(auto before, GetModelVersion(name, version));
   FERRY_RETURN_IF_ERROR(reg()->DeleteModelVersion(name, before.version));
-  Audit(ctx, {"model_version.delete", "model_version", before.name + "/" + std::to_string(before.version),
-              VersionJson(before), nullptr});
+  Audit(ctx, {"model_version.delete", "model_version",
+              before.name + "/" + std::to_string(before.version), VersionJson(before), nullptr});
   return absl::OkStatus();
 }
 
@@ -499,18 +553,21 @@ absl::StatusOr<store::Page<store::ModelVersion>> RegistryService::SearchModelVer
     std::string_view filter, const std::vector<std::string>& order_by, int max_results,
     std::string_view page_token) {
   if (max_results < 1 || max_results > 200000) {
-    return absl::InvalidArgumentError("Invalid value for max_results. It must be at most 200000, but got value " +
-                                      std::to_string(max_results));
+    return absl::InvalidArgumentError(
+        "Invalid value for max_results. It must be at most 200000, but got value " +
+        std::to_string(max_results));
   }
   store::ModelVersionQuery query;
   FERRY_ASSIGN_OR_RETURN(query.filter, search::ParseFilter(filter, search::Entity::kModelVersion));
-  FERRY_ASSIGN_OR_RETURN(query.order_by, search::ParseOrderByList(order_by, search::Entity::kModelVersion));
+  FERRY_ASSIGN_OR_RETURN(query.order_by,
+                         search::ParseOrderByList(order_by, search::Entity::kModelVersion));
   query.max_results = max_results;
   query.page_token = std::string(page_token);
   return reg()->SearchModelVersions(query);
 }
 
-absl::StatusOr<store::ModelVersion> RegistryService::TransitionStage(std::string_view name, std::string_view version,
+absl::StatusOr<store::ModelVersion> RegistryService::TransitionStage(std::string_view name,
+                                                                     std::string_view version,
                                                                      std::string_view stage,
                                                                      bool archive_existing_versions,
                                                                      const RequestContext& ctx) {
@@ -520,12 +577,17 @@ absl::StatusOr<store::ModelVersion> RegistryService::TransitionStage(std::string
   std::vector<std::string> passed;
   FERRY_ASSIGN_OR_RETURN(auto failures, CheckGates(name, before.version, target, &passed));
   if (!failures.empty()) return GateRejection(name, before.version, target, failures);
-  FERRY_ASSIGN_OR_RETURN(auto after, reg()->TransitionModelVersionStage(name, before.version, canonical,
-                                                                       archive_existing_versions));
-  json after_json = {{"current_stage", after.current_stage}, {"archive_existing_versions", archive_existing_versions}};
+  FERRY_ASSIGN_OR_RETURN(auto after,
+                         reg()->TransitionModelVersionStage(name, before.version, canonical,
+                                                            archive_existing_versions));
+  json after_json = {{"current_stage", after.current_stage},
+                     {"archive_existing_versions", archive_existing_versions}};
   if (!passed.empty()) after_json["gates_passed"] = passed;
-  Audit(ctx, {"model_version.transition_stage", "model_version", after.name + "/" + std::to_string(after.version),
-              {{"current_stage", before.current_stage}}, after_json});
+  Audit(ctx, {"model_version.transition_stage",
+              "model_version",
+              after.name + "/" + std::to_string(after.version),
+              {{"current_stage", before.current_stage}},
+              after_json});
   return after;
 }
 
@@ -535,27 +597,36 @@ absl::Status RegistryService::SetModelVersionTag(std::string_view name, std::str
   FERRY_RETURN_IF_ERROR(tracking::ValidateTagName(tag.key));
   FERRY_RETURN_IF_ERROR(tracking::ValidateRunTag(tag).status());
   FERRY_RETURN_IF_ERROR(reg()->SetModelVersionTag(name, mv.version, tag));
-  Audit(ctx, {"model_version.set_tag", "model_version", mv.name + "/" + std::to_string(mv.version), nullptr,
+  Audit(ctx, {"model_version.set_tag",
+              "model_version",
+              mv.name + "/" + std::to_string(mv.version),
+              nullptr,
               {{tag.key, tag.value}}});
   return absl::OkStatus();
 }
 
 absl::Status RegistryService::DeleteModelVersionTag(std::string_view name, std::string_view version,
-                                                    std::string_view key, const RequestContext& ctx) {
+                                                    std::string_view key,
+                                                    const RequestContext& ctx) {
   FERRY_ASSIGN_OR_RETURN(auto mv, GetModelVersion(name, version));
   FERRY_RETURN_IF_ERROR(reg()->DeleteModelVersionTag(name, mv.version, key));
-  Audit(ctx, {"model_version.delete_tag", "model_version", mv.name + "/" + std::to_string(mv.version),
-              {{"key", std::string(key)}}, nullptr});
+  Audit(ctx, {"model_version.delete_tag",
+              "model_version",
+              mv.name + "/" + std::to_string(mv.version),
+              {{"key", std::string(key)}},
+              nullptr});
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> RegistryService::GetDownloadUri(std::string_view name, std::string_view version) {
+absl::StatusOr<std::string> RegistryService::GetDownloadUri(std::string_view name,
+                                                            std::string_view version) {
   FERRY_ASSIGN_OR_RETURN(auto mv, GetModelVersion(name, version));
   FERRY_ASSIGN_OR_RETURN(auto resolved, ResolveSource(mv.source));
   return resolved.artifact_uri;
 }
 
-absl::StatusOr<std::string> RegistryService::ResolveVersionArtifact(std::string_view name, std::string_view version,
+absl::StatusOr<std::string> RegistryService::ResolveVersionArtifact(std::string_view name,
+                                                                    std::string_view version,
                                                                     std::string_view path) {
   FERRY_ASSIGN_OR_RETURN(auto mv, GetModelVersion(name, version));
   FERRY_ASSIGN_OR_RETURN(auto resolved, ResolveSource(mv.source));
@@ -584,7 +655,8 @@ absl::StatusOr<governance::Policy> RegistryService::SetPolicy(std::string_view n
   if (auto old = reg()->GetPolicy(name); old.ok()) before = json::parse(*old, nullptr, false);
   std::string text = governance::PolicyToJson(canonical);
   FERRY_RETURN_IF_ERROR(reg()->SetPolicy(name, text));
-  Audit(ctx, {"policy.set", "policy", std::string(name), before, json::parse(text, nullptr, false)});
+  Audit(ctx,
+        {"policy.set", "policy", std::string(name), before, json::parse(text, nullptr, false)});
   return canonical;
 }
 
@@ -593,7 +665,8 @@ absl::StatusOr<governance::Policy> RegistryService::GetPolicy(std::string_view n
   FERRY_RETURN_IF_ERROR(reg()->GetRegisteredModel(name).status());
   auto text = reg()->GetPolicy(name);
   if (absl::IsNotFound(text.status())) {
-    return absl::NotFoundError("Registered model '" + std::string(name) + "' has no promotion policy.");
+    return absl::NotFoundError("Registered model '" + std::string(name) +
+                               "' has no promotion policy.");
   }
   if (!text.ok()) return text.status();
   return governance::ParsePolicyJson(*text);
@@ -607,8 +680,10 @@ absl::Status RegistryService::DeletePolicy(std::string_view name, const RequestC
   return absl::OkStatus();
 }
 
-absl::StatusOr<store::Approval> RegistryService::Approve(std::string_view name, std::string_view version,
-                                                         std::string_view target, std::string_view comment,
+absl::StatusOr<store::Approval> RegistryService::Approve(std::string_view name,
+                                                         std::string_view version,
+                                                         std::string_view target,
+                                                         std::string_view comment,
                                                          const RequestContext& ctx) {
   FERRY_ASSIGN_OR_RETURN(auto mv, GetModelVersion(name, version));
   std::string canonical_target;
@@ -619,8 +694,9 @@ absl::StatusOr<store::Approval> RegistryService::Approve(std::string_view name, 
     FERRY_ASSIGN_OR_RETURN(std::string stage, CanonicalStage(target.substr(6)));
     canonical_target = "stage:" + stage;
   } else {
-    return absl::InvalidArgumentError("Invalid value '" + std::string(target) +
-                                      "' for parameter 'target': must be alias:<name> or stage:<Stage>");
+    return absl::InvalidArgumentError(
+        "Invalid value '" + std::string(target) +
+        "' for parameter 'target': must be alias:<name> or stage:<Stage>");
   }
   if (ctx.actor.empty() || ctx.actor == "unknown") {
     return absl::InvalidArgumentError(
@@ -633,13 +709,16 @@ absl::StatusOr<store::Approval> RegistryService::Approve(std::string_view name, 
                            .comment = std::string(comment),
                            .timestamp = options_.clock->NowMillis()};
   FERRY_ASSIGN_OR_RETURN(auto stored, reg()->AddApproval(approval));
-  Audit(ctx, {"approval.add", "approval", mv.name + "/" + std::to_string(mv.version), nullptr,
+  Audit(ctx, {"approval.add",
+              "approval",
+              mv.name + "/" + std::to_string(mv.version),
+              nullptr,
               {{"target", stored.target}, {"user", stored.user}, {"comment", stored.comment}}});
   return stored;
 }
 
-absl::StatusOr<std::vector<store::Approval>> RegistryService::ListApprovals(std::string_view name,
-                                                                           std::optional<std::string_view> version) {
+absl::StatusOr<std::vector<store::Approval>> RegistryService::ListApprovals(
+    std::string_view name, std::optional<std::string_view> version) {
   FERRY_RETURN_IF_ERROR(ValidateModelName(name));
   std::optional<int64_t> v;
   if (version) {
@@ -648,7 +727,8 @@ absl::StatusOr<std::vector<store::Approval>> RegistryService::ListApprovals(std:
   return reg()->ListApprovals(name, v);
 }
 
-absl::StatusOr<std::vector<store::AuditEntry>> RegistryService::AuditLog(std::string_view object_id, int64_t limit) {
+absl::StatusOr<std::vector<store::AuditEntry>> RegistryService::AuditLog(std::string_view object_id,
+                                                                         int64_t limit) {
   return reg()->ListAudit(object_id, limit);
 }
 
@@ -663,15 +743,18 @@ absl::StatusOr<governance::AuditVerification> RegistryService::VerifyAudit() {
 
 absl::StatusOr<store::ModelVersion> RegistryService::ResolveModelUri(std::string_view uri) {
   if (!uri.starts_with("models:/")) {
-    return absl::InvalidArgumentError("Invalid model URI '" + std::string(uri) +
-                                      "': expected models:/<name>/<version|stage|latest> or models:/<name>@<alias>");
+    return absl::InvalidArgumentError(
+        "Invalid model URI '" + std::string(uri) +
+        "': expected models:/<name>/<version|stage|latest> or models:/<name>@<alias>");
   }
   std::string_view rest = uri.substr(8);
   size_t at = rest.rfind('@');
-  if (at != std::string_view::npos) return GetModelVersionByAlias(rest.substr(0, at), rest.substr(at + 1));
+  if (at != std::string_view::npos)
+    return GetModelVersionByAlias(rest.substr(0, at), rest.substr(at + 1));
   size_t slash = rest.rfind('/');
   if (slash == std::string_view::npos) {
-    return absl::InvalidArgumentError("Invalid model URI '" + std::string(uri) + "': no version, stage or alias");
+    return absl::InvalidArgumentError("Invalid model URI '" + std::string(uri) +
+                                      "': no version, stage or alias");
   }
   std::string_view name = rest.substr(0, slash), which = rest.substr(slash + 1);
   if (!which.empty() && which.find_first_not_of("0123456789") == std::string_view::npos) {
@@ -684,7 +767,8 @@ absl::StatusOr<store::ModelVersion> RegistryService::ResolveModelUri(std::string
   }
   FERRY_ASSIGN_OR_RETURN(auto versions, GetLatestVersions(name, stages));
   if (versions.empty()) {
-    return absl::NotFoundError("No versions of model '" + std::string(name) + "' match '" + std::string(which) + "'");
+    return absl::NotFoundError("No versions of model '" + std::string(name) + "' match '" +
+                               std::string(which) + "'");
   }
   return *std::max_element(versions.begin(), versions.end(),
                            [](const auto& a, const auto& b) { return a.version < b.version; });
@@ -697,7 +781,8 @@ absl::StatusOr<governance::Lineage> RegistryService::Lineage(std::string_view mo
   lineage.version = mv;
   std::string run_id = mv.run_id;
   if (run_id.empty() && !mv.model_id.empty()) {
-    if (auto model = options_.store->GetLoggedModel(mv.model_id); model.ok()) run_id = model->source_run_id;
+    if (auto model = options_.store->GetLoggedModel(mv.model_id); model.ok())
+      run_id = model->source_run_id;
   }
   if (!run_id.empty()) {
     if (auto run = options_.store->GetRun(run_id); run.ok()) {
@@ -707,7 +792,8 @@ absl::StatusOr<governance::Lineage> RegistryService::Lineage(std::string_view mo
         if (tag.key == "mlflow.source.type") lineage.source_type = tag.value;
         if (tag.key == "ferry.pipeline.run_id") lineage.parent_pipeline_run = tag.value;
       }
-      if (auto experiment = options_.store->GetExperiment(run->info.experiment_id); experiment.ok()) {
+      if (auto experiment = options_.store->GetExperiment(run->info.experiment_id);
+          experiment.ok()) {
         lineage.experiment = std::move(*experiment);
       }
       lineage.run = std::move(*run);
@@ -729,7 +815,8 @@ absl::StatusOr<governance::Lineage> RegistryService::Lineage(std::string_view mo
   return lineage;
 }
 
-absl::StatusOr<std::string> RegistryService::ModelCard(std::string_view name, std::string_view version,
+absl::StatusOr<std::string> RegistryService::ModelCard(std::string_view name,
+                                                       std::string_view version,
                                                        std::string_view format) {
   if (format != "markdown" && format != "html") {
     return absl::InvalidArgumentError("Invalid value '" + std::string(format) +
@@ -738,13 +825,14 @@ absl::StatusOr<std::string> RegistryService::ModelCard(std::string_view name, st
   governance::ModelCardData data;
   FERRY_ASSIGN_OR_RETURN(data.model, GetRegisteredModel(name));
   FERRY_ASSIGN_OR_RETURN(data.version, GetModelVersion(name, version));
-  FERRY_ASSIGN_OR_RETURN(data.lineage,
-                         Lineage("models:/" + std::string(name) + "/" + std::to_string(data.version.version)));
+  FERRY_ASSIGN_OR_RETURN(data.lineage, Lineage("models:/" + std::string(name) + "/" +
+                                               std::to_string(data.version.version)));
   FERRY_ASSIGN_OR_RETURN(data.history, reg()->ListAudit(name, 0));
   FERRY_ASSIGN_OR_RETURN(data.approvals, reg()->ListApprovals(name, data.version.version));
   if (auto policy = GetPolicy(name); policy.ok()) data.policy = std::move(*policy);
   data.generated_at_ms = options_.clock->NowMillis();
-  return format == "html" ? governance::RenderModelCardHtml(data) : governance::RenderModelCardMarkdown(data);
+  return format == "html" ? governance::RenderModelCardHtml(data)
+                          : governance::RenderModelCardMarkdown(data);
 }
 
 }  // namespace ferry::registry

@@ -54,7 +54,8 @@ struct ResolvedSource {
 // encoding). Used by the tracking service too.
 class StoreAuditSink : public AuditSink {
  public:
-  StoreAuditSink(store::RegistryStore* registry, Clock* clock) : registry_(registry), clock_(clock) {}
+  StoreAuditSink(store::RegistryStore* registry, Clock* clock)
+      : registry_(registry), clock_(clock) {}
   void Record(const RequestContext& context, AuditRecord record) override;
 
  private:
@@ -64,7 +65,8 @@ class StoreAuditSink : public AuditSink {
 
 class RegistryService {
  public:
-  static absl::StatusOr<std::unique_ptr<RegistryService>> Create(const RegistryServiceOptions& options);
+  static absl::StatusOr<std::unique_ptr<RegistryService>> Create(
+      const RegistryServiceOptions& options);
 
   AuditSink* audit_sink() { return &audit_; }
 
@@ -74,7 +76,8 @@ class RegistryService {
                                                                const std::vector<store::Tag>& tags,
                                                                const RequestContext& ctx);
   absl::StatusOr<store::RegisteredModel> GetRegisteredModel(std::string_view name);
-  absl::StatusOr<store::RegisteredModel> RenameRegisteredModel(std::string_view name, std::string_view new_name,
+  absl::StatusOr<store::RegisteredModel> RenameRegisteredModel(std::string_view name,
+                                                               std::string_view new_name,
                                                                const RequestContext& ctx);
   absl::StatusOr<store::RegisteredModel> UpdateRegisteredModel(std::string_view name,
                                                                std::string_view description,
@@ -83,59 +86,73 @@ class RegistryService {
   absl::StatusOr<store::Page<store::RegisteredModel>> SearchRegisteredModels(
       std::string_view filter, const std::vector<std::string>& order_by, int max_results,
       std::string_view page_token);
-  absl::Status SetRegisteredModelTag(std::string_view name, const store::Tag& tag, const RequestContext& ctx);
-  absl::Status DeleteRegisteredModelTag(std::string_view name, std::string_view key, const RequestContext& ctx);
-  absl::StatusOr<std::vector<store::ModelVersion>> GetLatestVersions(std::string_view name,
-                                                                     const std::vector<std::string>& stages);
+  absl::Status SetRegisteredModelTag(std::string_view name, const store::Tag& tag,
+                                     const RequestContext& ctx);
+  absl::Status DeleteRegisteredModelTag(std::string_view name, std::string_view key,
+                                        const RequestContext& ctx);
+  absl::StatusOr<std::vector<store::ModelVersion>> GetLatestVersions(
+      std::string_view name, const std::vector<std::string>& stages);
 
   // --- aliases (gated when the policy protects the alias) ---
   absl::Status SetAlias(std::string_view name, std::string_view alias, std::string_view version,
                         const RequestContext& ctx);
   // Moves the alias whatever the gates say; the failures overridden and the
   // reason are audited as "alias.set.force".
-  absl::Status ForceSetAlias(std::string_view name, std::string_view alias, std::string_view version,
-                             std::string_view reason, const RequestContext& ctx);
-  absl::Status DeleteAlias(std::string_view name, std::string_view alias, const RequestContext& ctx);
-  absl::StatusOr<store::ModelVersion> GetModelVersionByAlias(std::string_view name, std::string_view alias);
+  absl::Status ForceSetAlias(std::string_view name, std::string_view alias,
+                             std::string_view version, std::string_view reason,
+                             const RequestContext& ctx);
+  absl::Status DeleteAlias(std::string_view name, std::string_view alias,
+                           const RequestContext& ctx);
+  absl::StatusOr<store::ModelVersion> GetModelVersionByAlias(std::string_view name,
+                                                             std::string_view alias);
 
   // --- model versions ---
   absl::StatusOr<store::ModelVersion> CreateModelVersion(const CreateModelVersionRequest& request,
                                                          const RequestContext& ctx);
-  absl::StatusOr<store::ModelVersion> GetModelVersion(std::string_view name, std::string_view version);
-  absl::StatusOr<store::ModelVersion> UpdateModelVersion(std::string_view name, std::string_view version,
-                                                         std::string_view description, const RequestContext& ctx);
-  absl::Status DeleteModelVersion(std::string_view name, std::string_view version, const RequestContext& ctx);
+  absl::StatusOr<store::ModelVersion> GetModelVersion(std::string_view name,
+                                                      std::string_view version);
+  absl::StatusOr<store::ModelVersion> UpdateModelVersion(std::string_view name,
+                                                         std::string_view version,
+                                                         std::string_view description,
+                                                         const RequestContext& ctx);
+  absl::Status DeleteModelVersion(std::string_view name, std::string_view version,
+                                  const RequestContext& ctx);
   absl::StatusOr<store::Page<store::ModelVersion>> SearchModelVersions(
       std::string_view filter, const std::vector<std::string>& order_by, int max_results,
       std::string_view page_token);
   // Gated when the policy protects `stage`.
-  absl::StatusOr<store::ModelVersion> TransitionStage(std::string_view name, std::string_view version,
-                                                      std::string_view stage, bool archive_existing_versions,
+  absl::StatusOr<store::ModelVersion> TransitionStage(std::string_view name,
+                                                      std::string_view version,
+                                                      std::string_view stage,
+                                                      bool archive_existing_versions,
                                                       const RequestContext& ctx);
-  absl::Status SetModelVersionTag(std::string_view name, std::string_view version, const store::Tag& tag,
-                                  const RequestContext& ctx);
-  absl::Status DeleteModelVersionTag(std::string_view name, std::string_view version, std::string_view key,
-                                     const RequestContext& ctx);
+  absl::Status SetModelVersionTag(std::string_view name, std::string_view version,
+                                  const store::Tag& tag, const RequestContext& ctx);
+  absl::Status DeleteModelVersionTag(std::string_view name, std::string_view version,
+                                     std::string_view key, const RequestContext& ctx);
   // "mlflow-artifacts:/..." where the version's files are.
   absl::StatusOr<std::string> GetDownloadUri(std::string_view name, std::string_view version);
   // Store path of `path` (client-supplied, relative) inside the version's files.
-  absl::StatusOr<std::string> ResolveVersionArtifact(std::string_view name, std::string_view version,
+  absl::StatusOr<std::string> ResolveVersionArtifact(std::string_view name,
+                                                     std::string_view version,
                                                      std::string_view path);
 
   // Validates and resolves a client-supplied model source (see file comment).
   absl::StatusOr<ResolvedSource> ResolveSource(std::string_view source);
 
   // --- governance ---
-  absl::StatusOr<governance::Policy> SetPolicy(std::string_view name, const governance::Policy& policy,
+  absl::StatusOr<governance::Policy> SetPolicy(std::string_view name,
+                                               const governance::Policy& policy,
                                                const RequestContext& ctx);
   absl::StatusOr<governance::Policy> GetPolicy(std::string_view name);
   absl::Status DeletePolicy(std::string_view name, const RequestContext& ctx);
   absl::StatusOr<store::Approval> Approve(std::string_view name, std::string_view version,
                                           std::string_view target, std::string_view comment,
                                           const RequestContext& ctx);
-  absl::StatusOr<std::vector<store::Approval>> ListApprovals(std::string_view name,
-                                                             std::optional<std::string_view> version);
-  absl::StatusOr<std::vector<store::AuditEntry>> AuditLog(std::string_view object_id, int64_t limit);
+  absl::StatusOr<std::vector<store::Approval>> ListApprovals(
+      std::string_view name, std::optional<std::string_view> version);
+  absl::StatusOr<std::vector<store::AuditEntry>> AuditLog(std::string_view object_id,
+                                                          int64_t limit);
   absl::StatusOr<governance::AuditVerification> VerifyAudit();
   // models:/name/3, models:/name@alias, models:/name/Production, models:/name/latest
   absl::StatusOr<governance::Lineage> Lineage(std::string_view model_uri);
@@ -153,7 +170,9 @@ class RegistryService {
   absl::Status MoveAlias(std::string_view name, std::string_view alias, int64_t version,
                          const RequestContext& ctx, std::string_view action, nlohmann::json extra);
   absl::StatusOr<store::ModelVersion> ResolveModelUri(std::string_view model_uri);
-  void Audit(const RequestContext& ctx, AuditRecord record) { audit_.Record(ctx, std::move(record)); }
+  void Audit(const RequestContext& ctx, AuditRecord record) {
+    audit_.Record(ctx, std::move(record));
+  }
 
   RegistryServiceOptions options_;
   StoreAuditSink audit_;

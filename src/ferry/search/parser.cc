@@ -304,7 +304,6 @@ constexpr Comparator kStringListComparators[] = {Comparator::kEq,   Comparator::
 constexpr Comparator kStringInComparators[] = {Comparator::kEq, Comparator::kNe, Comparator::kLike,
                                                Comparator::kILike, Comparator::kIn};
 
-
 const char* KeyTypeName(KeyType type) {
   switch (type) {
     case KeyType::kMetric:

@@ -88,12 +88,14 @@ class MetadataStore {
   virtual absl::StatusOr<Experiment> GetExperiment(std::string_view experiment_id) = 0;
   virtual absl::StatusOr<Experiment> GetExperimentByName(std::string_view name) = 0;
   virtual absl::StatusOr<Page<Experiment>> SearchExperiments(const ExperimentQuery& query) = 0;
-  virtual absl::Status RenameExperiment(std::string_view experiment_id, std::string_view new_name) = 0;
+  virtual absl::Status RenameExperiment(std::string_view experiment_id,
+                                        std::string_view new_name) = 0;
   // Deleting also marks the experiment's runs deleted, as MLflow does.
   virtual absl::Status DeleteExperiment(std::string_view experiment_id) = 0;
   virtual absl::Status RestoreExperiment(std::string_view experiment_id) = 0;
   virtual absl::Status SetExperimentTag(std::string_view experiment_id, const Tag& tag) = 0;
-  virtual absl::Status DeleteExperimentTag(std::string_view experiment_id, std::string_view key) = 0;
+  virtual absl::Status DeleteExperimentTag(std::string_view experiment_id,
+                                           std::string_view key) = 0;
 
   // --- runs ---
   virtual absl::StatusOr<Run> CreateRun(const NewRun& run) = 0;
@@ -110,7 +112,8 @@ class MetadataStore {
   virtual absl::Status DeleteTag(std::string_view run_id, std::string_view key) = 0;
   virtual absl::Status LogInputs(std::string_view run_id, const std::vector<DatasetInput>& datasets,
                                  const std::vector<ModelInput>& models) = 0;
-  virtual absl::Status LogOutputs(std::string_view run_id, const std::vector<ModelOutput>& models) = 0;
+  virtual absl::Status LogOutputs(std::string_view run_id,
+                                  const std::vector<ModelOutput>& models) = 0;
   virtual absl::StatusOr<Page<Run>> SearchRuns(const RunQuery& query) = 0;
 
   // --- metric history ---
@@ -126,11 +129,13 @@ class MetadataStore {
       std::optional<int64_t> start_step, std::optional<int64_t> end_step, int max_results) = 0;
 
   // --- MLflow 3 logged models ---
-  virtual absl::StatusOr<LoggedModel> CreateLoggedModel(const LoggedModel& model) = 0;  // id assigned by caller
+  virtual absl::StatusOr<LoggedModel> CreateLoggedModel(
+      const LoggedModel& model) = 0;  // id assigned by caller
   virtual absl::StatusOr<LoggedModel> GetLoggedModel(std::string_view model_id) = 0;
   virtual absl::StatusOr<LoggedModel> FinalizeLoggedModel(std::string_view model_id,
                                                           std::string_view status) = 0;
-  virtual absl::Status SetLoggedModelTags(std::string_view model_id, const std::vector<Tag>& tags) = 0;
+  virtual absl::Status SetLoggedModelTags(std::string_view model_id,
+                                          const std::vector<Tag>& tags) = 0;
   virtual absl::Status DeleteLoggedModelTag(std::string_view model_id, std::string_view key) = 0;
   virtual absl::Status LogLoggedModelParams(std::string_view model_id,
                                             const std::vector<Param>& params) = 0;

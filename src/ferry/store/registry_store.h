@@ -32,8 +32,9 @@
 namespace ferry::store {
 
 struct RegisteredModelQuery {
-  search::Filter filter;                  // name (=, !=, LIKE, ILIKE), tags.<k>
-  std::vector<search::OrderBy> order_by;  // name | creation_timestamp | last_updated_timestamp; default name ASC
+  search::Filter filter;  // name (=, !=, LIKE, ILIKE), tags.<k>
+  std::vector<search::OrderBy>
+      order_by;  // name | creation_timestamp | last_updated_timestamp; default name ASC
   int max_results = 100;
   std::string page_token;
 };
@@ -76,7 +77,8 @@ class RegistryStore {
   // Deletes the model with its versions, tags, aliases (policy and
   // approvals too; the audit log keeps its history).
   virtual absl::Status DeleteRegisteredModel(std::string_view name) = 0;
-  virtual absl::StatusOr<Page<RegisteredModel>> SearchRegisteredModels(const RegisteredModelQuery& query) = 0;
+  virtual absl::StatusOr<Page<RegisteredModel>> SearchRegisteredModels(
+      const RegisteredModelQuery& query) = 0;
   virtual absl::Status SetRegisteredModelTag(std::string_view name, const Tag& tag) = 0;
   virtual absl::Status DeleteRegisteredModelTag(std::string_view name, std::string_view key) = 0;
   // Newest version in each of `stages` (all stages if empty).
@@ -88,7 +90,8 @@ class RegistryStore {
   // version does not exist.
   virtual absl::Status SetRegisteredModelAlias(std::string_view name, std::string_view alias,
                                                int64_t version) = 0;
-  virtual absl::Status DeleteRegisteredModelAlias(std::string_view name, std::string_view alias) = 0;
+  virtual absl::Status DeleteRegisteredModelAlias(std::string_view name,
+                                                  std::string_view alias) = 0;
   virtual absl::StatusOr<ModelVersion> GetModelVersionByAlias(std::string_view name,
                                                               std::string_view alias) = 0;
 
@@ -101,14 +104,16 @@ class RegistryStore {
                                                           std::string_view description) = 0;
   // Also removes aliases that point at it.
   virtual absl::Status DeleteModelVersion(std::string_view name, int64_t version) = 0;
-  virtual absl::StatusOr<Page<ModelVersion>> SearchModelVersions(const ModelVersionQuery& query) = 0;
+  virtual absl::StatusOr<Page<ModelVersion>> SearchModelVersions(
+      const ModelVersionQuery& query) = 0;
   // Moves the version to `stage` (canonical casing). With
   // `archive_existing_versions`, other versions in that stage (only for
   // Staging/Production) move to Archived in the same transaction.
-  virtual absl::StatusOr<ModelVersion> TransitionModelVersionStage(std::string_view name, int64_t version,
-                                                                   std::string_view stage,
-                                                                   bool archive_existing_versions) = 0;
-  virtual absl::Status SetModelVersionTag(std::string_view name, int64_t version, const Tag& tag) = 0;
+  virtual absl::StatusOr<ModelVersion> TransitionModelVersionStage(
+      std::string_view name, int64_t version, std::string_view stage,
+      bool archive_existing_versions) = 0;
+  virtual absl::Status SetModelVersionTag(std::string_view name, int64_t version,
+                                          const Tag& tag) = 0;
   virtual absl::Status DeleteModelVersionTag(std::string_view name, int64_t version,
                                              std::string_view key) = 0;
 
@@ -124,7 +129,8 @@ class RegistryStore {
   // NotFound if the version does not exist. Every call adds a row (the
   // governance layer counts one approval per user and target); approvals go
   // with their version when it or its model is deleted, and follow renames.
-  virtual absl::StatusOr<Approval> AddApproval(const Approval& approval) = 0;  // id, timestamp kept if set
+  virtual absl::StatusOr<Approval> AddApproval(
+      const Approval& approval) = 0;  // id, timestamp kept if set
   // In id order. NotFound if the model does not exist; `version` narrows to
   // one version.
   virtual absl::StatusOr<std::vector<Approval>> ListApprovals(std::string_view name,
@@ -150,7 +156,8 @@ class RegistryStore {
   //   object_id equals it or starts with it followed by '/' or '@'. With
   //   `limit` > 0 the newest `limit` matching entries, still in ascending
   //   seq order. Rows are returned as stored, gaps included.
-  virtual absl::StatusOr<std::vector<AuditEntry>> ListAudit(std::string_view object_id, int64_t limit) = 0;
+  virtual absl::StatusOr<std::vector<AuditEntry>> ListAudit(std::string_view object_id,
+                                                            int64_t limit) = 0;
   // {seq, hash} of the last appended entry, kept in the same transaction as
   // each append, so a verifier can detect a truncated tail. {0, ""} when
   // nothing has been appended.

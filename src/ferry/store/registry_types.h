@@ -27,11 +27,11 @@ struct ModelVersion {
   std::string source;
   std::string run_id;
   std::string run_link;
-  std::string model_id;                 // MLflow 3 logged model, if any
-  std::string status = "READY";         // PENDING_REGISTRATION | FAILED_REGISTRATION | READY
+  std::string model_id;          // MLflow 3 logged model, if any
+  std::string status = "READY";  // PENDING_REGISTRATION | FAILED_REGISTRATION | READY
   std::string status_message;
-  std::vector<Tag> tags;                // sorted by key
-  std::vector<std::string> aliases;     // aliases pointing at this version, sorted
+  std::vector<Tag> tags;             // sorted by key
+  std::vector<std::string> aliases;  // aliases pointing at this version, sorted
 };
 
 struct RegisteredModelAlias {
@@ -47,8 +47,8 @@ struct RegisteredModel {
   std::string user_id;
   std::string description;
   std::vector<ModelVersion> latest_versions;  // the newest version per stage
-  std::vector<Tag> tags;                       // sorted by key
-  std::vector<RegisteredModelAlias> aliases;   // sorted by alias
+  std::vector<Tag> tags;                      // sorted by key
+  std::vector<RegisteredModelAlias> aliases;  // sorted by alias
 };
 
 // One approval of moving `version` of `name` to `target` (an alias name or a
@@ -67,17 +67,18 @@ struct Approval {
 // (see governance/audit.h for the exact canonical encoding); the store keeps
 // entries append-only in `seq` order.
 struct AuditEntry {
-  int64_t seq = 0;            // 1, 2, 3 ... assigned by the store
+  int64_t seq = 0;  // 1, 2, 3 ... assigned by the store
   int64_t timestamp = 0;
   std::string actor;
-  std::string action;         // e.g. "registered_model.create", "alias.set"
-  std::string object_type;    // experiment | run | registered_model | model_version | alias | policy | approval
-  std::string object_id;      // e.g. "credit", "credit/3", "credit@champion"
-  std::string before_json;    // JSON text or "" (null)
-  std::string after_json;     // JSON text or ""
+  std::string action;       // e.g. "registered_model.create", "alias.set"
+  std::string object_type;  // experiment | run | registered_model | model_version | alias | policy
+                            // | approval
+  std::string object_id;    // e.g. "credit", "credit/3", "credit@champion"
+  std::string before_json;  // JSON text or "" (null)
+  std::string after_json;   // JSON text or ""
   std::string request_id;
-  std::string prev_hash;      // hex; "" for seq 1
-  std::string hash;           // hex
+  std::string prev_hash;  // hex; "" for seq 1
+  std::string hash;       // hex
 };
 
 }  // namespace ferry::store

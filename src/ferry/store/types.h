@@ -91,9 +91,10 @@ struct ModelOutput {
 
 struct Run {
   RunInfo info;
-  std::vector<Metric> metrics;  // latest value per key (max step, then max timestamp, then max value)
-  std::vector<Param> params;    // sorted by key
-  std::vector<Tag> tags;        // sorted by key
+  std::vector<Metric>
+      metrics;                // latest value per key (max step, then max timestamp, then max value)
+  std::vector<Param> params;  // sorted by key
+  std::vector<Tag> tags;      // sorted by key
   std::vector<DatasetInput> dataset_inputs;
   std::vector<ModelInput> model_inputs;
   std::vector<ModelOutput> model_outputs;

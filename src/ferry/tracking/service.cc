@@ -36,17 +36,18 @@ const store::Tag* FindTag(const std::vector<store::Tag>& tags, std::string_view 
 
 std::string GenerateRunName() {
   static constexpr std::array<const char*, 24> kAdjectives = {
-      "amazing", "bold",   "brave",  "bright", "calm",   "clever", "gentle", "glamorous",
-      "honest",  "kind",   "lively", "lucky",  "merry",  "nimble", "polite", "quiet",
-      "rare",    "rogue",  "shiny",  "silent", "smooth", "swift",  "upbeat", "wise"};
+      "amazing", "bold",  "brave",  "bright", "calm",   "clever", "gentle", "glamorous",
+      "honest",  "kind",  "lively", "lucky",  "merry",  "nimble", "polite", "quiet",
+      "rare",    "rogue", "shiny",  "silent", "smooth", "swift",  "upbeat", "wise"};
   static constexpr std::array<const char*, 24> kNouns = {
-      "ant",   "bass",  "bear",   "bird",  "cat",   "crane", "deer", "dove",
-      "eel",   "finch", "fox",    "frog",  "gull",  "hare",  "hawk", "lark",
-      "mole",  "moth",  "newt",   "owl",   "panda", "seal",  "shark", "wolf"};
+      "ant",  "bass",  "bear", "bird", "cat",   "crane", "deer",  "dove",
+      "eel",  "finch", "fox",  "frog", "gull",  "hare",  "hawk",  "lark",
+      "mole", "moth",  "newt", "owl",  "panda", "seal",  "shark", "wolf"};
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::uniform_int_distribution<size_t> adj(0, kAdjectives.size() - 1), noun(0, kNouns.size() - 1);
   std::uniform_int_distribution<int> num(0, 999);
-  return std::string(kAdjectives[adj(rng)]) + "-" + kNouns[noun(rng)] + "-" + std::to_string(num(rng));
+  return std::string(kAdjectives[adj(rng)]) + "-" + kNouns[noun(rng)] + "-" +
+         std::to_string(num(rng));
 }
 
 absl::StatusOr<std::unique_ptr<TrackingService>> TrackingService::Create(
@@ -66,12 +67,18 @@ namespace {
 nlohmann::json ExperimentJson(const store::Experiment& e) {
   nlohmann::json tags = nlohmann::json::object();
   for (const auto& t : e.tags) tags[t.key] = t.value;
-  return {{"experiment_id", e.experiment_id}, {"name", e.name}, {"artifact_location", e.artifact_location},
-          {"lifecycle_stage", e.lifecycle_stage}, {"tags", tags}};
+  return {{"experiment_id", e.experiment_id},
+          {"name", e.name},
+          {"artifact_location", e.artifact_location},
+          {"lifecycle_stage", e.lifecycle_stage},
+          {"tags", tags}};
 }
 nlohmann::json RunInfoJson(const store::RunInfo& r) {
-  nlohmann::json j = {{"run_id", r.run_id}, {"run_name", r.run_name}, {"experiment_id", r.experiment_id},
-                      {"status", r.status}, {"lifecycle_stage", r.lifecycle_stage}};
+  nlohmann::json j = {{"run_id", r.run_id},
+                      {"run_name", r.run_name},
+                      {"experiment_id", r.experiment_id},
+                      {"status", r.status},
+                      {"lifecycle_stage", r.lifecycle_stage}};
   if (r.end_time) j["end_time"] = *r.end_time;
   return j;
 }
@@ -82,7 +89,8 @@ absl::StatusOr<std::string> TrackingService::CreateExperiment(std::string_view n
                                                               const std::vector<store::Tag>& tags,
                                                               const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentName(name));
-  if (!artifact_location.empty()) FERRY_RETURN_IF_ERROR(ValidateArtifactLocation(artifact_location));
+  if (!artifact_location.empty())
+    FERRY_RETURN_IF_ERROR(ValidateArtifactLocation(artifact_location));
   for (const auto& tag : tags) FERRY_RETURN_IF_ERROR(ValidateExperimentTag(tag));
   std::string location(artifact_location);
   if (location.empty()) location = options_.artifact_root_uri + "/{experiment_id}";
@@ -121,38 +129,51 @@ absl::StatusOr<store::Page<store::Experiment>> TrackingService::SearchExperiment
 }
 
 absl::Status TrackingService::RenameExperiment(std::string_view experiment_id,
-                                               std::string_view new_name, const RequestContext& ctx) {
+                                               std::string_view new_name,
+                                               const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   FERRY_RETURN_IF_ERROR(ValidateExperimentName(new_name));
   FERRY_ASSIGN_OR_RETURN(auto experiment, options_.store->GetExperiment(experiment_id));
   FERRY_RETURN_IF_ERROR(ExperimentIsActive(experiment));
   FERRY_RETURN_IF_ERROR(options_.store->RenameExperiment(experiment_id, new_name));
-  Audit(ctx, {"experiment.rename", "experiment", experiment.experiment_id, {{"name", experiment.name}},
+  Audit(ctx, {"experiment.rename",
+              "experiment",
+              experiment.experiment_id,
+              {{"name", experiment.name}},
               {{"name", std::string(new_name)}}});
   return absl::OkStatus();
 }
 
-absl::Status TrackingService::DeleteExperiment(std::string_view experiment_id, const RequestContext& ctx) {
+absl::Status TrackingService::DeleteExperiment(std::string_view experiment_id,
+                                               const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   if (experiment_id == store::kDefaultExperimentId) {
-    return absl::InvalidArgumentError("Cannot delete the default experiment '0'. This is an internally reserved experiment.");
+    return absl::InvalidArgumentError(
+        "Cannot delete the default experiment '0'. This is an internally reserved experiment.");
   }
   FERRY_RETURN_IF_ERROR(options_.store->DeleteExperiment(experiment_id));
-  Audit(ctx, {"experiment.delete", "experiment", std::string(experiment_id),
-              {{"lifecycle_stage", store::kLifecycleActive}}, {{"lifecycle_stage", store::kLifecycleDeleted}}});
+  Audit(ctx, {"experiment.delete",
+              "experiment",
+              std::string(experiment_id),
+              {{"lifecycle_stage", store::kLifecycleActive}},
+              {{"lifecycle_stage", store::kLifecycleDeleted}}});
   return absl::OkStatus();
 }
 
-absl::Status TrackingService::RestoreExperiment(std::string_view experiment_id, const RequestContext& ctx) {
+absl::Status TrackingService::RestoreExperiment(std::string_view experiment_id,
+                                                const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   FERRY_RETURN_IF_ERROR(options_.store->RestoreExperiment(experiment_id));
-  Audit(ctx, {"experiment.restore", "experiment", std::string(experiment_id),
-              {{"lifecycle_stage", store::kLifecycleDeleted}}, {{"lifecycle_stage", store::kLifecycleActive}}});
+  Audit(ctx, {"experiment.restore",
+              "experiment",
+              std::string(experiment_id),
+              {{"lifecycle_stage", store::kLifecycleDeleted}},
+              {{"lifecycle_stage", store::kLifecycleActive}}});
   return absl::OkStatus();
 }
 
-absl::Status TrackingService::SetExperimentTag(std::string_view experiment_id, const store::Tag& tag,
-                                               const RequestContext& ctx) {
+absl::Status TrackingService::SetExperimentTag(std::string_view experiment_id,
+                                               const store::Tag& tag, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   FERRY_RETURN_IF_ERROR(ValidateExperimentTag(tag));
   FERRY_ASSIGN_OR_RETURN(auto experiment, options_.store->GetExperiment(experiment_id));
@@ -160,12 +181,16 @@ absl::Status TrackingService::SetExperimentTag(std::string_view experiment_id, c
   FERRY_RETURN_IF_ERROR(options_.store->SetExperimentTag(experiment_id, tag));
   nlohmann::json before = nullptr;
   if (const auto* old = FindTag(experiment.tags, tag.key)) before = {{tag.key, old->value}};
-  Audit(ctx, {"experiment.set_tag", "experiment", experiment.experiment_id, before, {{tag.key, tag.value}}});
+  Audit(ctx, {"experiment.set_tag",
+              "experiment",
+              experiment.experiment_id,
+              before,
+              {{tag.key, tag.value}}});
   return absl::OkStatus();
 }
 
-absl::Status TrackingService::DeleteExperimentTag(std::string_view experiment_id, std::string_view key,
-                                                  const RequestContext& ctx) {
+absl::Status TrackingService::DeleteExperimentTag(std::string_view experiment_id,
+                                                  std::string_view key, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   FERRY_ASSIGN_OR_RETURN(auto experiment, options_.store->GetExperiment(experiment_id));
   FERRY_RETURN_IF_ERROR(ExperimentIsActive(experiment));
@@ -180,12 +205,13 @@ absl::Status TrackingService::DeleteExperimentTag(std::string_view experiment_id
 
 absl::StatusOr<store::Run> TrackingService::CreateRun(const CreateRunRequest& request,
                                                       const RequestContext& ctx) {
-  std::string experiment_id = request.experiment_id.empty() ? store::kDefaultExperimentId
-                                                            : request.experiment_id;
+  std::string experiment_id =
+      request.experiment_id.empty() ? store::kDefaultExperimentId : request.experiment_id;
   FERRY_RETURN_IF_ERROR(ValidateExperimentId(experiment_id));
   std::vector<store::Tag> tags;
   for (size_t i = 0; i < request.tags.size(); ++i) {
-    FERRY_ASSIGN_OR_RETURN(auto tag, ValidateRunTag(request.tags[i], "tags[" + std::to_string(i) + "]"));
+    FERRY_ASSIGN_OR_RETURN(auto tag,
+                           ValidateRunTag(request.tags[i], "tags[" + std::to_string(i) + "]"));
     tags.push_back(std::move(tag));
   }
   FERRY_RETURN_IF_ERROR(ValidateRunName(request.run_name, tags));
@@ -225,9 +251,10 @@ absl::StatusOr<store::RunInfo> TrackingService::UpdateRun(std::string_view run_i
   FERRY_RETURN_IF_ERROR(ValidateRunId(run_id));
   if (update.status && *update.status != "RUNNING" && *update.status != "SCHEDULED" &&
       *update.status != "FINISHED" && *update.status != "FAILED" && *update.status != "KILLED") {
-    return absl::InvalidArgumentError("Invalid value '" + *update.status +
-                                      "' for parameter 'status': must be one of RUNNING, SCHEDULED, "
-                                      "FINISHED, FAILED, KILLED");
+    return absl::InvalidArgumentError(
+        "Invalid value '" + *update.status +
+        "' for parameter 'status': must be one of RUNNING, SCHEDULED, "
+        "FINISHED, FAILED, KILLED");
   }
   if (update.run_name) FERRY_RETURN_IF_ERROR(ValidateRunName(*update.run_name, {}));
   FERRY_ASSIGN_OR_RETURN(store::Run before, options_.store->GetRun(run_id));
@@ -239,7 +266,10 @@ absl::StatusOr<store::RunInfo> TrackingService::UpdateRun(std::string_view run_i
 absl::Status TrackingService::DeleteRun(std::string_view run_id, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateRunId(run_id));
   FERRY_RETURN_IF_ERROR(options_.store->DeleteRun(run_id));
-  Audit(ctx, {"run.delete", "run", std::string(run_id), {{"lifecycle_stage", store::kLifecycleActive}},
+  Audit(ctx, {"run.delete",
+              "run",
+              std::string(run_id),
+              {{"lifecycle_stage", store::kLifecycleActive}},
               {{"lifecycle_stage", store::kLifecycleDeleted}}});
   return absl::OkStatus();
 }
@@ -247,7 +277,10 @@ absl::Status TrackingService::DeleteRun(std::string_view run_id, const RequestCo
 absl::Status TrackingService::RestoreRun(std::string_view run_id, const RequestContext& ctx) {
   FERRY_RETURN_IF_ERROR(ValidateRunId(run_id));
   FERRY_RETURN_IF_ERROR(options_.store->RestoreRun(run_id));
-  Audit(ctx, {"run.restore", "run", std::string(run_id), {{"lifecycle_stage", store::kLifecycleDeleted}},
+  Audit(ctx, {"run.restore",
+              "run",
+              std::string(run_id),
+              {{"lifecycle_stage", store::kLifecycleDeleted}},
               {{"lifecycle_stage", store::kLifecycleActive}}});
   return absl::OkStatus();
 }
@@ -314,7 +347,8 @@ absl::StatusOr<store::Page<store::Run>> TrackingService::SearchRuns(const Search
   store::RunQuery query;
   query.experiment_ids = r.experiment_ids;
   FERRY_ASSIGN_OR_RETURN(query.filter, search::ParseFilter(r.filter, search::Entity::kRun));
-  FERRY_ASSIGN_OR_RETURN(query.order_by, search::ParseOrderByList(r.order_by, search::Entity::kRun));
+  FERRY_ASSIGN_OR_RETURN(query.order_by,
+                         search::ParseOrderByList(r.order_by, search::Entity::kRun));
   query.view_type = r.view_type;
   query.max_results = r.max_results;
   query.page_token = r.page_token;
@@ -330,9 +364,11 @@ absl::StatusOr<store::Page<store::Metric>> TrackingService::GetMetricHistory(
 }
 
 absl::StatusOr<std::vector<store::Metric>> TrackingService::GetMetricHistoryBulkInterval(
-    const std::vector<std::string>& run_ids, std::string_view key, std::optional<int64_t> start_step,
-    std::optional<int64_t> end_step, std::optional<int> max_results) {
-  FERRY_RETURN_IF_ERROR(ValidateMetricHistoryBulkInterval(run_ids.size(), max_results, start_step, end_step));
+    const std::vector<std::string>& run_ids, std::string_view key,
+    std::optional<int64_t> start_step, std::optional<int64_t> end_step,
+    std::optional<int> max_results) {
+  FERRY_RETURN_IF_ERROR(
+      ValidateMetricHistoryBulkInterval(run_ids.size(), max_results, start_step, end_step));
   for (const auto& id : run_ids) FERRY_RETURN_IF_ERROR(ValidateRunId(id));
   return options_.store->GetMetricHistoryBulkInterval(run_ids, key, start_step, end_step,
                                                       max_results.value_or(320));
@@ -386,7 +422,8 @@ absl::Status TrackingService::SetLoggedModelTags(std::string_view model_id,
   return options_.store->SetLoggedModelTags(model_id, tags);
 }
 
-absl::Status TrackingService::DeleteLoggedModelTag(std::string_view model_id, std::string_view key) {
+absl::Status TrackingService::DeleteLoggedModelTag(std::string_view model_id,
+                                                   std::string_view key) {
   return options_.store->DeleteLoggedModelTag(model_id, key);
 }
 
@@ -404,7 +441,8 @@ absl::StatusOr<store::Page<store::LoggedModel>> TrackingService::SearchLoggedMod
     const SearchLoggedModelsRequest& request) {
   store::LoggedModelQuery query;
   query.experiment_ids = request.experiment_ids;
-  FERRY_ASSIGN_OR_RETURN(query.filter, search::ParseFilter(request.filter, search::Entity::kLoggedModel));
+  FERRY_ASSIGN_OR_RETURN(query.filter,
+                         search::ParseFilter(request.filter, search::Entity::kLoggedModel));
   query.order_by = request.order_by;
   query.max_results = request.max_results;
   query.page_token = request.page_token;

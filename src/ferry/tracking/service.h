@@ -23,7 +23,7 @@ namespace ferry::tracking {
 struct TrackingServiceOptions {
   store::MetadataStore* store = nullptr;  // not owned; required
   Clock* clock = Clock::Real();           // not owned
-  AuditSink* audit = nullptr;             // not owned; experiment and run-lifecycle changes are recorded
+  AuditSink* audit = nullptr;  // not owned; experiment and run-lifecycle changes are recorded
   // Root URI of the artifact proxy; experiments get "<root>/<experiment_id>",
   // runs "<experiment artifact_location>/<run_id>/artifacts".
   std::string artifact_root_uri = "mlflow-artifacts:";
@@ -73,7 +73,8 @@ struct CreateLoggedModelRequest {
 
 class TrackingService {
  public:
-  static absl::StatusOr<std::unique_ptr<TrackingService>> Create(const TrackingServiceOptions& options);
+  static absl::StatusOr<std::unique_ptr<TrackingService>> Create(
+      const TrackingServiceOptions& options);
 
   // Experiments.
   absl::StatusOr<std::string> CreateExperiment(std::string_view name,
@@ -82,7 +83,8 @@ class TrackingService {
                                                const RequestContext& ctx = {});
   absl::StatusOr<store::Experiment> GetExperiment(std::string_view experiment_id);
   absl::StatusOr<store::Experiment> GetExperimentByName(std::string_view name);
-  absl::StatusOr<store::Page<store::Experiment>> SearchExperiments(const SearchExperimentsRequest& r);
+  absl::StatusOr<store::Page<store::Experiment>> SearchExperiments(
+      const SearchExperimentsRequest& r);
   absl::Status RenameExperiment(std::string_view experiment_id, std::string_view new_name,
                                 const RequestContext& ctx = {});
   absl::Status DeleteExperiment(std::string_view experiment_id, const RequestContext& ctx = {});
@@ -93,7 +95,8 @@ class TrackingService {
                                    const RequestContext& ctx = {});
 
   // Runs.
-  absl::StatusOr<store::Run> CreateRun(const CreateRunRequest& request, const RequestContext& ctx = {});
+  absl::StatusOr<store::Run> CreateRun(const CreateRunRequest& request,
+                                       const RequestContext& ctx = {});
   absl::StatusOr<store::Run> GetRun(std::string_view run_id);
   absl::StatusOr<store::RunInfo> UpdateRun(std::string_view run_id, const store::RunUpdate& update,
                                            const RequestContext& ctx = {});
@@ -104,7 +107,8 @@ class TrackingService {
   absl::Status SetTag(std::string_view run_id, const store::Tag& tag);
   absl::Status DeleteTag(std::string_view run_id, std::string_view key);
   absl::Status LogBatch(std::string_view run_id, std::vector<store::Metric> metrics,
-                        const std::vector<store::Param>& params, const std::vector<store::Tag>& tags);
+                        const std::vector<store::Param>& params,
+                        const std::vector<store::Tag>& tags);
   absl::Status LogInputs(std::string_view run_id, const std::vector<store::DatasetInput>& datasets,
                          const std::vector<store::ModelInput>& models);
   absl::Status LogOutputs(std::string_view run_id, const std::vector<store::ModelOutput>& models);
@@ -129,7 +133,8 @@ class TrackingService {
                                                          std::string_view status);
   absl::Status SetLoggedModelTags(std::string_view model_id, const std::vector<store::Tag>& tags);
   absl::Status DeleteLoggedModelTag(std::string_view model_id, std::string_view key);
-  absl::Status LogLoggedModelParams(std::string_view model_id, const std::vector<store::Param>& params);
+  absl::Status LogLoggedModelParams(std::string_view model_id,
+                                    const std::vector<store::Param>& params);
   absl::Status DeleteLoggedModel(std::string_view model_id);
   absl::StatusOr<store::Page<store::LoggedModel>> SearchLoggedModels(
       const SearchLoggedModelsRequest& request);

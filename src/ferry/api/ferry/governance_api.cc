@@ -18,8 +18,13 @@ json PolicyJson(const governance::Policy& policy) {
 }
 
 json ApprovalJson(const store::Approval& a) {
-  return {{"id", a.id},     {"name", a.name},       {"version", std::to_string(a.version)}, {"target", a.target},
-          {"user", a.user}, {"comment", a.comment}, {"timestamp", a.timestamp}};
+  return {{"id", a.id},
+          {"name", a.name},
+          {"version", std::to_string(a.version)},
+          {"target", a.target},
+          {"user", a.user},
+          {"comment", a.comment},
+          {"timestamp", a.timestamp}};
 }
 
 json JsonOrNull(const std::string& text) {
@@ -55,50 +60,57 @@ void RegisterGovernanceRoutes(registry::RegistryService* reg, http::Router* rout
   auto add = [&](std::string_view method, std::string_view path, Endpoint e) {
     router->Add(method, p + std::string(path), Wrap(std::move(e)));
   };
-  add("POST", "/registered-models/policy/set", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-    FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-    auto it = m.find("policy");
-    if (it == m.end() || !it->is_object()) return MissingParameter("policy");
-    FERRY_ASSIGN_OR_RETURN(governance::Policy policy, governance::ParsePolicyJson(it->dump()));
-    FERRY_ASSIGN_OR_RETURN(auto stored, reg->SetPolicy(name, policy, Ctx(req)));
-    return json{{"policy", PolicyJson(stored)}};
-  });
-  add("GET", "/registered-models/policy/get", [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
-    FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-    FERRY_ASSIGN_OR_RETURN(auto policy, reg->GetPolicy(name));
-    return json{{"policy", PolicyJson(policy)}};
-  });
-  add("POST", "/registered-models/policy/delete", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-    FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-    FERRY_RETURN_IF_ERROR(reg->DeletePolicy(name, Ctx(req)));
-    return json::object();
-  });
-  add("POST", "/registered-models/alias/force", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-    FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-    FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
-    FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
-    FERRY_ASSIGN_OR_RETURN(std::string reason, GetString(m, "reason"));
-    FERRY_RETURN_IF_ERROR(reg->ForceSetAlias(name, alias, version, reason, Ctx(req)));
-    return json::object();
-  });
-  add("POST", "/model-versions/approve", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-    FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-    FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
-    FERRY_ASSIGN_OR_RETURN(std::string target, GetString(m, "target"));
-    FERRY_ASSIGN_OR_RETURN(auto comment, GetOptionalString(m, "comment"));
-    FERRY_ASSIGN_OR_RETURN(auto approval, reg->Approve(name, version, target, comment.value_or(""), Ctx(req)));
-    return json{{"approval", ApprovalJson(approval)}};
-  });
-  add("GET", "/model-versions/approvals", [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
-    FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-    FERRY_ASSIGN_OR_RETURN(auto version, GetOptionalString(m, "version"));
-    std::optional<std::string_view> v;
-    if (version) v = *version;
-    FERRY_ASSIGN_OR_RETURN(auto approvals, reg->ListApprovals(name, v));
-    json list = json::array();
-    for (const auto& a : approvals) list.push_back(ApprovalJson(a));
-    return json{{"approvals", std::move(list)}};
-  });
+  add("POST", "/registered-models/policy/set",
+      [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+        FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+        auto it = m.find("policy");
+        if (it == m.end() || !it->is_object()) return MissingParameter("policy");
+        FERRY_ASSIGN_OR_RETURN(governance::Policy policy, governance::ParsePolicyJson(it->dump()));
+        FERRY_ASSIGN_OR_RETURN(auto stored, reg->SetPolicy(name, policy, Ctx(req)));
+        return json{{"policy", PolicyJson(stored)}};
+      });
+  add("GET", "/registered-models/policy/get",
+      [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
+        FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+        FERRY_ASSIGN_OR_RETURN(auto policy, reg->GetPolicy(name));
+        return json{{"policy", PolicyJson(policy)}};
+      });
+  add("POST", "/registered-models/policy/delete",
+      [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+        FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+        FERRY_RETURN_IF_ERROR(reg->DeletePolicy(name, Ctx(req)));
+        return json::object();
+      });
+  add("POST", "/registered-models/alias/force",
+      [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+        FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+        FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
+        FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+        FERRY_ASSIGN_OR_RETURN(std::string reason, GetString(m, "reason"));
+        FERRY_RETURN_IF_ERROR(reg->ForceSetAlias(name, alias, version, reason, Ctx(req)));
+        return json::object();
+      });
+  add("POST", "/model-versions/approve",
+      [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+        FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+        FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+        FERRY_ASSIGN_OR_RETURN(std::string target, GetString(m, "target"));
+        FERRY_ASSIGN_OR_RETURN(auto comment, GetOptionalString(m, "comment"));
+        FERRY_ASSIGN_OR_RETURN(auto approval,
+                               reg->Approve(name, version, target, comment.value_or(""), Ctx(req)));
+        return json{{"approval", ApprovalJson(approval)}};
+      });
+  add("GET", "/model-versions/approvals",
+      [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
+        FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+        FERRY_ASSIGN_OR_RETURN(auto version, GetOptionalString(m, "version"));
+        std::optional<std::string_view> v;
+        if (version) v = *version;
+        FERRY_ASSIGN_OR_RETURN(auto approvals, reg->ListApprovals(name, v));
+        json list = json::array();
+        for (const auto& a : approvals) list.push_back(ApprovalJson(a));
+        return json{{"approvals", std::move(list)}};
+      });
   add("GET", "/audit/log", [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
     FERRY_ASSIGN_OR_RETURN(auto object, GetOptionalString(m, "object"));
     FERRY_ASSIGN_OR_RETURN(auto limit, GetOptionalInt(m, "limit"));
@@ -122,7 +134,8 @@ void RegisterGovernanceRoutes(registry::RegistryService* reg, http::Router* rout
   add("GET", "/lineage", [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
     FERRY_ASSIGN_OR_RETURN(std::string uri, GetString(m, "uri"));
     FERRY_ASSIGN_OR_RETURN(auto lineage, reg->Lineage(uri));
-    return json{{"lineage", governance::LineageToJson(lineage)}, {"text", governance::LineageToText(lineage)}};
+    return json{{"lineage", governance::LineageToJson(lineage)},
+                {"text", governance::LineageToText(lineage)}};
   });
   router->Add("GET", p + "/model-card", [reg](http::Request& req) {
     auto m = DecodeRequest(req);

@@ -22,12 +22,9 @@ json ParamsToJson(const std::vector<store::Param>& params) {
 }  // namespace
 
 json ToJson(const store::Experiment& e) {
-  json j = {{"experiment_id", e.experiment_id},
-            {"name", e.name},
-            {"artifact_location", e.artifact_location},
-            {"lifecycle_stage", e.lifecycle_stage},
-            {"last_update_time", e.last_update_time},
-            {"creation_time", e.creation_time}};
+  json j = {{"experiment_id", e.experiment_id},         {"name", e.name},
+            {"artifact_location", e.artifact_location}, {"lifecycle_stage", e.lifecycle_stage},
+            {"last_update_time", e.last_update_time},   {"creation_time", e.creation_time}};
   if (!e.tags.empty()) j["tags"] = TagsToJson(e.tags);
   return j;
 }
@@ -47,7 +44,8 @@ json ToJson(const store::RunInfo& info) {
 }
 
 json ToJson(const store::Metric& m) {
-  json j = {{"key", m.key}, {"value", JsonDouble(m.value)}, {"timestamp", m.timestamp}, {"step", m.step}};
+  json j = {
+      {"key", m.key}, {"value", JsonDouble(m.value)}, {"timestamp", m.timestamp}, {"step", m.step}};
   if (!m.run_id.empty()) j["run_id"] = m.run_id;
   if (!m.model_id.empty()) j["model_id"] = m.model_id;
   if (!m.dataset_name.empty()) j["dataset_name"] = m.dataset_name;
@@ -60,7 +58,10 @@ json ToJson(const store::Run& run) {
   if (!run.metrics.empty()) {
     json metrics = json::array();
     for (const auto& m : run.metrics) {
-      json jm = {{"key", m.key}, {"value", JsonDouble(m.value)}, {"timestamp", m.timestamp}, {"step", m.step}};
+      json jm = {{"key", m.key},
+                 {"value", JsonDouble(m.value)},
+                 {"timestamp", m.timestamp},
+                 {"step", m.step}};
       metrics.push_back(std::move(jm));
     }
     data["metrics"] = std::move(metrics);
@@ -91,7 +92,8 @@ json ToJson(const store::Run& run) {
   json j = {{"info", ToJson(run.info)}, {"data", std::move(data)}, {"inputs", std::move(inputs)}};
   if (!run.model_outputs.empty()) {
     json list = json::array();
-    for (const auto& m : run.model_outputs) list.push_back({{"model_id", m.model_id}, {"step", m.step}});
+    for (const auto& m : run.model_outputs)
+      list.push_back({{"model_id", m.model_id}, {"step", m.step}});
     j["outputs"] = {{"model_outputs", std::move(list)}};
   }
   return j;

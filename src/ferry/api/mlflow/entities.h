@@ -18,8 +18,10 @@ nlohmann::json ToJson(const store::Metric& metric);
 nlohmann::json ToJson(const store::LoggedModel& model);
 nlohmann::json TagsToJson(const std::vector<store::Tag>& tags);
 
-absl::StatusOr<std::vector<store::Tag>> TagsFromJson(const nlohmann::json& msg, std::string_view field);
-absl::StatusOr<std::vector<store::Param>> ParamsFromJson(const nlohmann::json& msg, std::string_view field);
+absl::StatusOr<std::vector<store::Tag>> TagsFromJson(const nlohmann::json& msg,
+                                                     std::string_view field);
+absl::StatusOr<std::vector<store::Param>> ParamsFromJson(const nlohmann::json& msg,
+                                                         std::string_view field);
 // `default_timestamp` fills a missing timestamp where MLflow allows it.
 absl::StatusOr<store::Metric> MetricFromJson(const nlohmann::json& msg);
 absl::StatusOr<std::vector<store::DatasetInput>> DatasetInputsFromJson(const nlohmann::json& msg);

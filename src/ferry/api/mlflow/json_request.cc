@@ -12,24 +12,33 @@ namespace {
 
 std::string TypeName(const nlohmann::json& v) {
   switch (v.type()) {
-    case nlohmann::json::value_t::string: return "str";
-    case nlohmann::json::value_t::boolean: return "bool";
+    case nlohmann::json::value_t::string:
+      return "str";
+    case nlohmann::json::value_t::boolean:
+      return "bool";
     case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: return "int";
-    case nlohmann::json::value_t::number_float: return "float";
-    case nlohmann::json::value_t::array: return "list";
-    case nlohmann::json::value_t::object: return "dict";
-    case nlohmann::json::value_t::null: return "NoneType";
-    default: return "unknown";
+    case nlohmann::json::value_t::number_unsigned:
+      return "int";
+    case nlohmann::json::value_t::number_float:
+      return "float";
+    case nlohmann::json::value_t::array:
+      return "list";
+    case nlohmann::json::value_t::object:
+      return "dict";
+    case nlohmann::json::value_t::null:
+      return "NoneType";
+    default:
+      return "unknown";
   }
 }
 
 absl::Status InvalidValue(const nlohmann::json& value, std::string_view field) {
   std::string shown = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (shown.size() > 200) shown = shown.substr(0, 200) + "...";
-  return absl::InvalidArgumentError("Invalid value " + shown + " for parameter '" + std::string(field) +
-                                    "' supplied. Hint: Value was of type '" + TypeName(value) +
-                                    "'. See the API docs for more information about request parameters.");
+  return absl::InvalidArgumentError(
+      "Invalid value " + shown + " for parameter '" + std::string(field) +
+      "' supplied. Hint: Value was of type '" + TypeName(value) +
+      "'. See the API docs for more information about request parameters.");
 }
 
 const nlohmann::json* Find(const nlohmann::json& msg, std::string_view field) {
@@ -41,24 +50,28 @@ const nlohmann::json* Find(const nlohmann::json& msg, std::string_view field) {
 }  // namespace
 
 absl::Status MissingParameter(std::string_view field) {
-  return absl::InvalidArgumentError("Missing value for required parameter '" + std::string(field) +
-                                    "'. See the API docs for more information about request parameters.");
+  return absl::InvalidArgumentError(
+      "Missing value for required parameter '" + std::string(field) +
+      "'. See the API docs for more information about request parameters.");
 }
 
 absl::StatusOr<nlohmann::json> DecodeRequest(const http::Request& request) {
-  bool from_body = request.method == "POST" || request.method == "PATCH" || request.method == "PUT" ||
-                   (request.method == "DELETE" && !request.body.empty());
+  bool from_body = request.method == "POST" || request.method == "PATCH" ||
+                   request.method == "PUT" || (request.method == "DELETE" && !request.body.empty());
   if (from_body) {
     if (request.body.empty()) return nlohmann::json::object();
     auto msg = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
     if (msg.is_discarded()) {
       return absl::InvalidArgumentError("Malformed request: the body is not valid JSON");
     }
-    if (!msg.is_object()) return absl::InvalidArgumentError("Malformed request: the body must be a JSON object");
+    if (!msg.is_object())
+      return absl::InvalidArgumentError("Malformed request: the body must be a JSON object");
     return msg;
   }
   auto pairs = ParseQuery(request.query);
-  if (!pairs.ok()) return absl::InvalidArgumentError("Malformed query string: " + std::string(pairs.status().message()));
+  if (!pairs.ok())
+    return absl::InvalidArgumentError("Malformed query string: " +
+                                      std::string(pairs.status().message()));
   nlohmann::json msg = nlohmann::json::object();
   for (auto& [key, value] : *pairs) {
     auto it = msg.find(key);
@@ -90,10 +103,12 @@ absl::StatusOr<std::string> GetString(const nlohmann::json& msg, std::string_vie
   return std::move(**v);
 }
 
-absl::StatusOr<std::optional<int64_t>> GetOptionalInt(const nlohmann::json& msg, std::string_view field) {
+absl::StatusOr<std::optional<int64_t>> GetOptionalInt(const nlohmann::json& msg,
+                                                      std::string_view field) {
   const auto* v = Find(msg, field);
   if (v == nullptr) return std::optional<int64_t>();
-  const nlohmann::json& value = v->is_array() && v->size() == 1 ? (*v)[0] : *v;  // repeated query key
+  const nlohmann::json& value =
+      v->is_array() && v->size() == 1 ? (*v)[0] : *v;  // repeated query key
   FERRY_ASSIGN_OR_RETURN(int64_t parsed, tracking::ParseInt64(value, field));
   return std::optional<int64_t>(parsed);
 }
@@ -111,7 +126,8 @@ absl::StatusOr<double> GetDouble(const nlohmann::json& msg, std::string_view fie
   return tracking::ParseMetricValue(*v, field);
 }
 
-absl::StatusOr<std::optional<bool>> GetOptionalBool(const nlohmann::json& msg, std::string_view field) {
+absl::StatusOr<std::optional<bool>> GetOptionalBool(const nlohmann::json& msg,
+                                                    std::string_view field) {
   const auto* v = Find(msg, field);
   if (v == nullptr) return std::optional<bool>();
   if (v->is_boolean()) return std::optional<bool>(v->get<bool>());
@@ -123,7 +139,8 @@ absl::StatusOr<std::optional<bool>> GetOptionalBool(const nlohmann::json& msg, s
   return InvalidValue(*v, field);
 }
 
-absl::StatusOr<std::vector<std::string>> GetStringList(const nlohmann::json& msg, std::string_view field) {
+absl::StatusOr<std::vector<std::string>> GetStringList(const nlohmann::json& msg,
+                                                       std::string_view field) {
   std::vector<std::string> out;
   const auto* v = Find(msg, field);
   if (v == nullptr) return out;
@@ -139,7 +156,8 @@ absl::StatusOr<std::vector<std::string>> GetStringList(const nlohmann::json& msg
   return out;
 }
 
-absl::StatusOr<std::vector<nlohmann::json>> GetObjectList(const nlohmann::json& msg, std::string_view field) {
+absl::StatusOr<std::vector<nlohmann::json>> GetObjectList(const nlohmann::json& msg,
+                                                          std::string_view field) {
   std::vector<nlohmann::json> out;
   const auto* v = Find(msg, field);
   if (v == nullptr) return out;

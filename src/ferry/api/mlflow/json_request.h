@@ -22,15 +22,19 @@ namespace ferry::api::mlflow {
 // that is not a JSON object or a malformed query string.
 absl::StatusOr<nlohmann::json> DecodeRequest(const http::Request& request);
 
-absl::StatusOr<std::string> GetString(const nlohmann::json& msg, std::string_view field);  // required
+absl::StatusOr<std::string> GetString(const nlohmann::json& msg,
+                                      std::string_view field);  // required
 absl::StatusOr<std::optional<std::string>> GetOptionalString(const nlohmann::json& msg,
                                                              std::string_view field);
-absl::StatusOr<std::optional<int64_t>> GetOptionalInt(const nlohmann::json& msg, std::string_view field);
-absl::StatusOr<int64_t> GetInt(const nlohmann::json& msg, std::string_view field);  // required
+absl::StatusOr<std::optional<int64_t>> GetOptionalInt(const nlohmann::json& msg,
+                                                      std::string_view field);
+absl::StatusOr<int64_t> GetInt(const nlohmann::json& msg, std::string_view field);    // required
 absl::StatusOr<double> GetDouble(const nlohmann::json& msg, std::string_view field);  // required
-absl::StatusOr<std::optional<bool>> GetOptionalBool(const nlohmann::json& msg, std::string_view field);
+absl::StatusOr<std::optional<bool>> GetOptionalBool(const nlohmann::json& msg,
+                                                    std::string_view field);
 // A repeated string field: a JSON array of strings, or a single string.
-absl::StatusOr<std::vector<std::string>> GetStringList(const nlohmann::json& msg, std::string_view field);
+absl::StatusOr<std::vector<std::string>> GetStringList(const nlohmann::json& msg,
+                                                       std::string_view field);
 // A repeated message field: a JSON array of objects (absent -> empty).
 absl::StatusOr<std::vector<nlohmann::json>> GetObjectList(const nlohmann::json& msg,
                                                           std::string_view field);

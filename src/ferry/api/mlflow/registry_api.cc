@@ -43,7 +43,8 @@ json ToJson(const store::RegisteredModel& m) {
   if (!m.tags.empty()) j["tags"] = TagsToJson(m.tags);
   if (!m.aliases.empty()) {
     json list = json::array();
-    for (const auto& a : m.aliases) list.push_back({{"alias", a.alias}, {"version", std::to_string(a.version)}});
+    for (const auto& a : m.aliases)
+      list.push_back({{"alias", a.alias}, {"version", std::to_string(a.version)}});
     j["aliases"] = std::move(list);
   }
   return j;
@@ -69,43 +70,51 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
       router->Add(method, p + std::string(path), Wrap(std::move(e)));
     };
     // ---- registered models
-    add("POST", "/registered-models/create", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(auto description, GetOptionalString(m, "description"));
-      FERRY_ASSIGN_OR_RETURN(auto tags, TagsFromJson(m, "tags"));
-      FERRY_ASSIGN_OR_RETURN(auto model, reg->CreateRegisteredModel(name, description.value_or(""), tags, Ctx(req)));
-      return json{{"registered_model", ToJson(model)}};
-    });
-    add("GET", "/registered-models/get", [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(auto model, reg->GetRegisteredModel(name));
-      return json{{"registered_model", ToJson(model)}};
-    });
-    add("POST", "/registered-models/rename", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string new_name, GetString(m, "new_name"));
-      FERRY_ASSIGN_OR_RETURN(auto model, reg->RenameRegisteredModel(name, new_name, Ctx(req)));
-      return json{{"registered_model", ToJson(model)}};
-    });
-    add("PATCH", "/registered-models/update", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(auto description, GetOptionalString(m, "description"));
-      FERRY_ASSIGN_OR_RETURN(auto model, reg->UpdateRegisteredModel(name, description.value_or(""), Ctx(req)));
-      return json{{"registered_model", ToJson(model)}};
-    });
-    add("DELETE", "/registered-models/delete", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_RETURN_IF_ERROR(reg->DeleteRegisteredModel(name, Ctx(req)));
-      return json::object();
-    });
+    add("POST", "/registered-models/create",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(auto description, GetOptionalString(m, "description"));
+          FERRY_ASSIGN_OR_RETURN(auto tags, TagsFromJson(m, "tags"));
+          FERRY_ASSIGN_OR_RETURN(auto model, reg->CreateRegisteredModel(
+                                                 name, description.value_or(""), tags, Ctx(req)));
+          return json{{"registered_model", ToJson(model)}};
+        });
+    add("GET", "/registered-models/get",
+        [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(auto model, reg->GetRegisteredModel(name));
+          return json{{"registered_model", ToJson(model)}};
+        });
+    add("POST", "/registered-models/rename",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string new_name, GetString(m, "new_name"));
+          FERRY_ASSIGN_OR_RETURN(auto model, reg->RenameRegisteredModel(name, new_name, Ctx(req)));
+          return json{{"registered_model", ToJson(model)}};
+        });
+    add("PATCH", "/registered-models/update",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(auto description, GetOptionalString(m, "description"));
+          FERRY_ASSIGN_OR_RETURN(
+              auto model, reg->UpdateRegisteredModel(name, description.value_or(""), Ctx(req)));
+          return json{{"registered_model", ToJson(model)}};
+        });
+    add("DELETE", "/registered-models/delete",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_RETURN_IF_ERROR(reg->DeleteRegisteredModel(name, Ctx(req)));
+          return json::object();
+        });
     auto search_models = [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(auto filter, GetOptionalString(m, "filter"));
       FERRY_ASSIGN_OR_RETURN(auto max_results, GetOptionalInt(m, "max_results"));
       FERRY_ASSIGN_OR_RETURN(auto order_by, GetStringList(m, "order_by"));
       FERRY_ASSIGN_OR_RETURN(auto token, GetOptionalString(m, "page_token"));
-      FERRY_ASSIGN_OR_RETURN(auto page, reg->SearchRegisteredModels(filter.value_or(""), order_by,
-                                                                    ClampInt(max_results.value_or(100)),
-                                                                    token.value_or("")));
+      FERRY_ASSIGN_OR_RETURN(
+          auto page,
+          reg->SearchRegisteredModels(filter.value_or(""), order_by,
+                                      ClampInt(max_results.value_or(100)), token.value_or("")));
       json out = json::object();
       json list = json::array();
       for (const auto& model : page.items) list.push_back(ToJson(model));
@@ -127,83 +136,94 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
     };
     add("POST", "/registered-models/get-latest-versions", latest);
     add("GET", "/registered-models/get-latest-versions", latest);
-    add("POST", "/registered-models/set-tag", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
-      FERRY_ASSIGN_OR_RETURN(auto value, GetOptionalString(m, "value"));
-      FERRY_RETURN_IF_ERROR(reg->SetRegisteredModelTag(name, {key, value.value_or("")}, Ctx(req)));
-      return json::object();
-    });
-    add("DELETE", "/registered-models/delete-tag", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
-      FERRY_RETURN_IF_ERROR(reg->DeleteRegisteredModelTag(name, key, Ctx(req)));
-      return json::object();
-    });
-    add("POST", "/registered-models/alias", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
-      FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
-      FERRY_RETURN_IF_ERROR(reg->SetAlias(name, alias, version, Ctx(req)));
-      return json::object();
-    });
-    add("DELETE", "/registered-models/alias", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
-      FERRY_RETURN_IF_ERROR(reg->DeleteAlias(name, alias, Ctx(req)));
-      return json::object();
-    });
-    add("GET", "/registered-models/alias", [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
-      FERRY_ASSIGN_OR_RETURN(auto version, reg->GetModelVersionByAlias(name, alias));
-      return json{{"model_version", ToJson(version)}};
-    });
+    add("POST", "/registered-models/set-tag",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
+          FERRY_ASSIGN_OR_RETURN(auto value, GetOptionalString(m, "value"));
+          FERRY_RETURN_IF_ERROR(
+              reg->SetRegisteredModelTag(name, {key, value.value_or("")}, Ctx(req)));
+          return json::object();
+        });
+    add("DELETE", "/registered-models/delete-tag",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
+          FERRY_RETURN_IF_ERROR(reg->DeleteRegisteredModelTag(name, key, Ctx(req)));
+          return json::object();
+        });
+    add("POST", "/registered-models/alias",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
+          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_RETURN_IF_ERROR(reg->SetAlias(name, alias, version, Ctx(req)));
+          return json::object();
+        });
+    add("DELETE", "/registered-models/alias",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
+          FERRY_RETURN_IF_ERROR(reg->DeleteAlias(name, alias, Ctx(req)));
+          return json::object();
+        });
+    add("GET", "/registered-models/alias",
+        [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
+          FERRY_ASSIGN_OR_RETURN(auto version, reg->GetModelVersionByAlias(name, alias));
+          return json{{"model_version", ToJson(version)}};
+        });
 
     // ---- model versions
-    add("POST", "/model-versions/create", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      registry::CreateModelVersionRequest r;
-      FERRY_ASSIGN_OR_RETURN(r.name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(r.source, GetString(m, "source"));
-      FERRY_ASSIGN_OR_RETURN(auto run_id, GetOptionalString(m, "run_id"));
-      FERRY_ASSIGN_OR_RETURN(auto run_link, GetOptionalString(m, "run_link"));
-      FERRY_ASSIGN_OR_RETURN(auto model_id, GetOptionalString(m, "model_id"));
-      FERRY_ASSIGN_OR_RETURN(auto description, GetOptionalString(m, "description"));
-      r.run_id = run_id.value_or("");
-      r.run_link = run_link.value_or("");
-      r.model_id = model_id.value_or("");
-      r.description = description.value_or("");
-      FERRY_ASSIGN_OR_RETURN(r.tags, TagsFromJson(m, "tags"));
-      FERRY_ASSIGN_OR_RETURN(auto version, reg->CreateModelVersion(r, Ctx(req)));
-      return json{{"model_version", ToJson(version)}};
-    });
+    add("POST", "/model-versions/create",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          registry::CreateModelVersionRequest r;
+          FERRY_ASSIGN_OR_RETURN(r.name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(r.source, GetString(m, "source"));
+          FERRY_ASSIGN_OR_RETURN(auto run_id, GetOptionalString(m, "run_id"));
+          FERRY_ASSIGN_OR_RETURN(auto run_link, GetOptionalString(m, "run_link"));
+          FERRY_ASSIGN_OR_RETURN(auto model_id, GetOptionalString(m, "model_id"));
+          FERRY_ASSIGN_OR_RETURN(auto description, GetOptionalString(m, "description"));
+          r.run_id = run_id.value_or("");
+          r.run_link = run_link.value_or("");
+          r.model_id = model_id.value_or("");
+          r.description = description.value_or("");
+          FERRY_ASSIGN_OR_RETURN(r.tags, TagsFromJson(m, "tags"));
+          FERRY_ASSIGN_OR_RETURN(auto version, reg->CreateModelVersion(r, Ctx(req)));
+          return json{{"model_version", ToJson(version)}};
+        });
     add("GET", "/model-versions/get", [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
       FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
       FERRY_ASSIGN_OR_RETURN(auto mv, reg->GetModelVersion(name, version));
       return json{{"model_version", ToJson(mv)}};
     });
-    add("PATCH", "/model-versions/update", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
-      FERRY_ASSIGN_OR_RETURN(auto description, GetOptionalString(m, "description"));
-      FERRY_ASSIGN_OR_RETURN(auto mv, reg->UpdateModelVersion(name, version, description.value_or(""), Ctx(req)));
-      return json{{"model_version", ToJson(mv)}};
-    });
-    add("DELETE", "/model-versions/delete", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
-      FERRY_RETURN_IF_ERROR(reg->DeleteModelVersion(name, version, Ctx(req)));
-      return json::object();
-    });
+    add("PATCH", "/model-versions/update",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(auto description, GetOptionalString(m, "description"));
+          FERRY_ASSIGN_OR_RETURN(
+              auto mv, reg->UpdateModelVersion(name, version, description.value_or(""), Ctx(req)));
+          return json{{"model_version", ToJson(mv)}};
+        });
+    add("DELETE", "/model-versions/delete",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_RETURN_IF_ERROR(reg->DeleteModelVersion(name, version, Ctx(req)));
+          return json::object();
+        });
     auto search_versions = [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(auto filter, GetOptionalString(m, "filter"));
       FERRY_ASSIGN_OR_RETURN(auto max_results, GetOptionalInt(m, "max_results"));
       FERRY_ASSIGN_OR_RETURN(auto order_by, GetStringList(m, "order_by"));
       FERRY_ASSIGN_OR_RETURN(auto token, GetOptionalString(m, "page_token"));
-      FERRY_ASSIGN_OR_RETURN(auto page, reg->SearchModelVersions(filter.value_or(""), order_by,
-                                                                 ClampInt(max_results.value_or(10000)),
-                                                                 token.value_or("")));
+      FERRY_ASSIGN_OR_RETURN(
+          auto page,
+          reg->SearchModelVersions(filter.value_or(""), order_by,
+                                   ClampInt(max_results.value_or(10000)), token.value_or("")));
       json out = json::object();
       json list = json::array();
       for (const auto& v : page.items) list.push_back(ToJson(v));
@@ -213,37 +233,44 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
     };
     add("GET", "/model-versions/search", search_versions);
     add("POST", "/model-versions/search", search_versions);
-    add("POST", "/model-versions/transition-stage", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
-      FERRY_ASSIGN_OR_RETURN(std::string stage, GetString(m, "stage"));
-      FERRY_ASSIGN_OR_RETURN(auto archive, GetOptionalBool(m, "archive_existing_versions"));
-      FERRY_ASSIGN_OR_RETURN(auto mv, reg->TransitionStage(name, version, stage, archive.value_or(false), Ctx(req)));
-      return json{{"model_version", ToJson(mv)}};
-    });
-    add("POST", "/model-versions/set-tag", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
-      FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
-      FERRY_ASSIGN_OR_RETURN(auto value, GetOptionalString(m, "value"));
-      FERRY_RETURN_IF_ERROR(reg->SetModelVersionTag(name, version, {key, value.value_or("")}, Ctx(req)));
-      return json::object();
-    });
-    add("DELETE", "/model-versions/delete-tag", [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
-      FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
-      FERRY_RETURN_IF_ERROR(reg->DeleteModelVersionTag(name, version, key, Ctx(req)));
-      return json::object();
-    });
-    add("GET", "/model-versions/get-download-uri", [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
-      FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
-      FERRY_ASSIGN_OR_RETURN(std::string uri, reg->GetDownloadUri(name, version));
-      return json{{"artifact_uri", uri}};
-    });
+    add("POST", "/model-versions/transition-stage",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string stage, GetString(m, "stage"));
+          FERRY_ASSIGN_OR_RETURN(auto archive, GetOptionalBool(m, "archive_existing_versions"));
+          FERRY_ASSIGN_OR_RETURN(auto mv, reg->TransitionStage(name, version, stage,
+                                                               archive.value_or(false), Ctx(req)));
+          return json{{"model_version", ToJson(mv)}};
+        });
+    add("POST", "/model-versions/set-tag",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
+          FERRY_ASSIGN_OR_RETURN(auto value, GetOptionalString(m, "value"));
+          FERRY_RETURN_IF_ERROR(
+              reg->SetModelVersionTag(name, version, {key, value.value_or("")}, Ctx(req)));
+          return json::object();
+        });
+    add("DELETE", "/model-versions/delete-tag",
+        [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
+          FERRY_RETURN_IF_ERROR(reg->DeleteModelVersionTag(name, version, key, Ctx(req)));
+          return json::object();
+        });
+    add("GET", "/model-versions/get-download-uri",
+        [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
+          FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
+          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string uri, reg->GetDownloadUri(name, version));
+          return json{{"artifact_uri", uri}};
+        });
   }
-  for (const char* path : {"/model-versions/get-artifact", "/ajax-api/2.0/mlflow/model-versions/get-artifact"}) {
+  for (const char* path :
+       {"/model-versions/get-artifact", "/ajax-api/2.0/mlflow/model-versions/get-artifact"}) {
     router->Add("GET", path, [reg, artifacts](http::Request& req) {
       auto m = DecodeRequest(req);
       if (!m.ok()) return StatusToResponse(m.status());

@@ -13,8 +13,8 @@
 namespace ferry::api::mlflow {
 
 // `registry` and `artifacts` must outlive the router's use.
-void RegisterRegistryRoutes(registry::RegistryService* registry, artifacts::ArtifactStore* artifacts,
-                            http::Router* router);
+void RegisterRegistryRoutes(registry::RegistryService* registry,
+                            artifacts::ArtifactStore* artifacts, http::Router* router);
 
 nlohmann::json ToJson(const store::RegisteredModel& model);
 nlohmann::json ToJson(const store::ModelVersion& version);

@@ -17,7 +17,8 @@ namespace ferry::api::mlflow {
 
 // An endpoint taking the decoded request message (JSON body or query
 // string) and returning the JSON response body.
-using Endpoint = std::function<absl::StatusOr<nlohmann::json>(const nlohmann::json& msg, http::Request& request)>;
+using Endpoint = std::function<absl::StatusOr<nlohmann::json>(const nlohmann::json& msg,
+                                                              http::Request& request)>;
 
 http::Response Ok(const nlohmann::json& body);
 // Decodes, calls, and maps a non-OK status with StatusToResponse().

@@ -498,8 +498,9 @@ absl::StatusOr<Page<RegisteredModel>> SqliteStore::SearchRegisteredModels(
                          sqlite_internal::BuildRegisteredModelSearch(query, offset));
   return Read([&](Connection& conn) -> absl::StatusOr<Page<RegisteredModel>> {
     FERRY_ASSIGN_OR_RETURN(Page<RegisteredModel> page,
-                           sqlite_internal::ReadPage<RegisteredModel>(conn, sql, offset, query.max_results,
-                                                          [](Statement& s) { return ReadRegisteredModel(s); }));
+                           sqlite_internal::ReadPage<RegisteredModel>(
+                               conn, sql, offset, query.max_results,
+                               [](Statement& s) { return ReadRegisteredModel(s); }));
     FERRY_RETURN_IF_ERROR(FillRegisteredModels(conn, page.items));
     return page;
   });
@@ -685,9 +686,10 @@ absl::StatusOr<Page<ModelVersion>> SqliteStore::SearchModelVersions(
   FERRY_ASSIGN_OR_RETURN(sqlite_internal::SearchSql sql,
                          sqlite_internal::BuildModelVersionSearch(query, offset));
   return Read([&](Connection& conn) -> absl::StatusOr<Page<ModelVersion>> {
-    FERRY_ASSIGN_OR_RETURN(Page<ModelVersion> page,
-                           sqlite_internal::ReadPage<ModelVersion>(conn, sql, offset, query.max_results,
-                                                          [](Statement& s) { return ReadModelVersion(s); }));
+    FERRY_ASSIGN_OR_RETURN(
+        Page<ModelVersion> page,
+        sqlite_internal::ReadPage<ModelVersion>(conn, sql, offset, query.max_results,
+                                                [](Statement& s) { return ReadModelVersion(s); }));
     std::vector<ModelVersion*> versions;
     for (ModelVersion& v : page.items) versions.push_back(&v);
     FERRY_RETURN_IF_ERROR(FillVersionDetails(conn, versions));

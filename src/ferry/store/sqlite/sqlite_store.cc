@@ -790,9 +790,10 @@ absl::StatusOr<Page<Experiment>> SqliteStore::SearchExperiments(const Experiment
   FERRY_ASSIGN_OR_RETURN(sqlite_internal::SearchSql sql,
                          sqlite_internal::BuildExperimentSearch(query, offset));
   return Read([&](Connection& conn) -> absl::StatusOr<Page<Experiment>> {
-    FERRY_ASSIGN_OR_RETURN(Page<Experiment> page,
-                           sqlite_internal::ReadPage<Experiment>(conn, sql, offset, query.max_results,
-                                                          [](Statement& s) { return ReadExperiment(s); }));
+    FERRY_ASSIGN_OR_RETURN(
+        Page<Experiment> page,
+        sqlite_internal::ReadPage<Experiment>(conn, sql, offset, query.max_results,
+                                              [](Statement& s) { return ReadExperiment(s); }));
     FERRY_RETURN_IF_ERROR(FillExperimentTags(conn, page.items));
     return page;
   });
@@ -1529,9 +1530,10 @@ absl::StatusOr<Page<LoggedModel>> SqliteStore::SearchLoggedModels(const LoggedMo
                          sqlite_internal::BuildLoggedModelSearch(query, offset));
   if (sql.sql.empty()) return Page<LoggedModel>{};
   return Read([&](Connection& conn) -> absl::StatusOr<Page<LoggedModel>> {
-    FERRY_ASSIGN_OR_RETURN(Page<LoggedModel> page,
-                           sqlite_internal::ReadPage<LoggedModel>(conn, sql, offset, query.max_results,
-                                                          [](Statement& s) { return ReadLoggedModel(s); }));
+    FERRY_ASSIGN_OR_RETURN(
+        Page<LoggedModel> page,
+        sqlite_internal::ReadPage<LoggedModel>(conn, sql, offset, query.max_results,
+                                               [](Statement& s) { return ReadLoggedModel(s); }));
     FERRY_RETURN_IF_ERROR(FillLoggedModelData(conn, page.items));
     return page;
   });

@@ -28,7 +28,6 @@ struct Column {
   bool nullable = false;
 };
 
-
 const char* KeyTypeText(KeyType type) {
   switch (type) {
     case KeyType::kMetric:
@@ -93,7 +92,8 @@ absl::StatusOr<std::string> CompareSql(absl::string_view column, ValueKind kind,
         binds->push_back(SqlValue(v));
       }
     }
-    return absl::StrCat(column, " ", search::ComparatorName(c.op), " (", Placeholders(list->size()), ")");
+    return absl::StrCat(column, " ", search::ComparatorName(c.op), " (", Placeholders(list->size()),
+                        ")");
   }
   if (list != nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("The ", search::ComparatorName(c.op),
@@ -102,9 +102,9 @@ absl::StatusOr<std::string> CompareSql(absl::string_view column, ValueKind kind,
   }
   if (kind == ValueKind::kNumber) {
     if (!IsOrdering(c.op)) {
-      return absl::InvalidArgumentError(absl::StrCat("Invalid comparator '", search::ComparatorName(c.op),
-                                                     "' for numeric ", KeyTypeText(c.key_type),
-                                                     " '", c.key, "'"));
+      return absl::InvalidArgumentError(absl::StrCat("Invalid comparator '",
+                                                     search::ComparatorName(c.op), "' for numeric ",
+                                                     KeyTypeText(c.key_type), " '", c.key, "'"));
     }
     if (const auto* d = std::get_if<double>(&c.value)) {
       binds->push_back(NumberValue(*d));
@@ -879,8 +879,9 @@ std::string PromptCondition(std::vector<Comparison>& clauses, absl::string_view 
       ++it;
     }
   }
-  return absl::StrCat(want_prompts ? "EXISTS" : "NOT EXISTS", " (SELECT 1 FROM ", table, " t WHERE ",
-                      owner_match, " AND t.key = '", kIsPromptTag, "' AND lower(t.value) = 'true')");
+  return absl::StrCat(want_prompts ? "EXISTS" : "NOT EXISTS", " (SELECT 1 FROM ", table,
+                      " t WHERE ", owner_match, " AND t.key = '", kIsPromptTag,
+                      "' AND lower(t.value) = 'true')");
 }
 
 }  // namespace

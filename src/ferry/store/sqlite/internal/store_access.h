@@ -29,8 +29,8 @@ bool IsOk(const T& result) {
 // with `read_row(statement)`; an extra row means there is a next page, whose
 // token is the offset after this one.
 template <typename T, typename ReadRow>
-absl::StatusOr<Page<T>> ReadPage(Connection& conn, const SearchSql& sql, int64_t offset, int max_results,
-                                 ReadRow read_row) {
+absl::StatusOr<Page<T>> ReadPage(Connection& conn, const SearchSql& sql, int64_t offset,
+                                 int max_results, ReadRow read_row) {
   Page<T> page;
   FERRY_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql.sql));
   s.BindAll(sql.binds);
