@@ -1,6 +1,7 @@
 #include "ferry/search/parser.h"
 
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <span>
 #include <string>
@@ -66,6 +67,8 @@ struct EntityRules {
   bool order_by_strips_whitespace = false;
 };
 
+// The dataset prefixes come last so the other entity shapes can take the
+// leading part of this one table.
 constexpr PrefixSpec kRunFilterPrefixes[] = {
     {"metric", KeyType::kMetric},
     {"metrics", KeyType::kMetric},
@@ -86,20 +89,8 @@ constexpr PrefixSpec kRunFilterPrefixes[] = {
 // Runs cannot be ordered by datasets (the store rejects the dataset type);
 // logged models have no datasets.* filter (dataset filters are a separate
 // request field).
-constexpr PrefixSpec kNonDatasetPrefixes[] = {
-    {"metric", KeyType::kMetric},
-    {"metrics", KeyType::kMetric},
-    {"parameter", KeyType::kParam},
-    {"parameters", KeyType::kParam},
-    {"param", KeyType::kParam},
-    {"params", KeyType::kParam},
-    {"tag", KeyType::kTag},
-    {"tags", KeyType::kTag},
-    {"attribute", KeyType::kAttribute},
-    {"attributes", KeyType::kAttribute},
-    {"attr", KeyType::kAttribute},
-    {"run", KeyType::kAttribute},
-};
+constexpr std::span<const PrefixSpec> kNonDatasetPrefixes =
+    std::span<const PrefixSpec>(kRunFilterPrefixes).first(std::size(kRunFilterPrefixes) - 2);
 
 // RunInfo's searchable attributes plus MLflow's aliases: created/Created
 // for start_time, "run name"/"Run name"/"Run Name" for run_name. Only run_id

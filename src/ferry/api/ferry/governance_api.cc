@@ -47,12 +47,6 @@ json AuditJson(const store::AuditEntry& e) {
           {"hash", e.hash}};
 }
 
-absl::StatusOr<std::string> VersionField(const json& m) {
-  auto it = m.find("version");
-  if (it != m.end() && it->is_number_integer()) return std::to_string(it->get<int64_t>());
-  return GetString(m, "version");
-}
-
 }  // namespace
 
 void RegisterGovernanceRoutes(registry::RegistryService* reg, http::Router* router) {
@@ -85,7 +79,7 @@ void RegisterGovernanceRoutes(registry::RegistryService* reg, http::Router* rout
       [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
         FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
         FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
-        FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+        FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
         FERRY_ASSIGN_OR_RETURN(std::string reason, GetString(m, "reason"));
         FERRY_RETURN_IF_ERROR(reg->ForceSetAlias(name, alias, version, reason, Ctx(req)));
         return json::object();
@@ -93,7 +87,7 @@ void RegisterGovernanceRoutes(registry::RegistryService* reg, http::Router* rout
   add("POST", "/model-versions/approve",
       [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
         FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-        FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+        FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
         FERRY_ASSIGN_OR_RETURN(std::string target, GetString(m, "target"));
         FERRY_ASSIGN_OR_RETURN(auto comment, GetOptionalString(m, "comment"));
         FERRY_ASSIGN_OR_RETURN(auto approval,
@@ -142,7 +136,7 @@ void RegisterGovernanceRoutes(registry::RegistryService* reg, http::Router* rout
     if (!m.ok()) return StatusToResponse(m.status());
     auto name = GetString(*m, "name");
     if (!name.ok()) return StatusToResponse(name.status());
-    auto version = VersionField(*m);
+    auto version = GetVersion(*m);
     if (!version.ok()) return StatusToResponse(version.status());
     auto format = GetOptionalString(*m, "format");
     if (!format.ok()) return StatusToResponse(format.status());

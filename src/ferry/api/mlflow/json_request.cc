@@ -169,6 +169,12 @@ absl::StatusOr<std::vector<nlohmann::json>> GetObjectList(const nlohmann::json& 
   return out;
 }
 
+absl::StatusOr<std::string> GetVersion(const nlohmann::json& msg) {
+  auto it = msg.find("version");
+  if (it != msg.end() && it->is_number_integer()) return std::to_string(it->get<int64_t>());
+  return GetString(msg, "version");
+}
+
 nlohmann::json JsonDouble(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";

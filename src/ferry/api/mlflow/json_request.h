@@ -41,6 +41,10 @@ absl::StatusOr<std::vector<nlohmann::json>> GetObjectList(const nlohmann::json& 
 
 absl::Status MissingParameter(std::string_view field);
 
+// A registry `version` field: a string in MLflow's protos, a number from
+// some clients; returned as its decimal string.
+absl::StatusOr<std::string> GetVersion(const nlohmann::json& msg);
+
 // Doubles the way protobuf's JSON mapping writes them: NaN and infinities as
 // the strings "NaN", "Infinity", "-Infinity".
 nlohmann::json JsonDouble(double value);

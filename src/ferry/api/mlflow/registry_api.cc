@@ -54,13 +54,6 @@ namespace {
 
 int ClampInt(int64_t v) { return static_cast<int>(std::clamp<int64_t>(v, -1, INT32_MAX)); }
 
-// `version` arrives as a string in MLflow's protos, as a number from some clients.
-absl::StatusOr<std::string> VersionField(const json& m) {
-  auto it = m.find("version");
-  if (it != m.end() && it->is_number_integer()) return std::to_string(it->get<int64_t>());
-  return GetString(m, "version");
-}
-
 }  // namespace
 
 void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactStore* artifacts,
@@ -156,7 +149,7 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
         [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
           FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
           FERRY_ASSIGN_OR_RETURN(std::string alias, GetString(m, "alias"));
-          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
           FERRY_RETURN_IF_ERROR(reg->SetAlias(name, alias, version, Ctx(req)));
           return json::object();
         });
@@ -195,14 +188,14 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
         });
     add("GET", "/model-versions/get", [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
       FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-      FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+      FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
       FERRY_ASSIGN_OR_RETURN(auto mv, reg->GetModelVersion(name, version));
       return json{{"model_version", ToJson(mv)}};
     });
     add("PATCH", "/model-versions/update",
         [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
           FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
           FERRY_ASSIGN_OR_RETURN(auto description, GetOptionalString(m, "description"));
           FERRY_ASSIGN_OR_RETURN(
               auto mv, reg->UpdateModelVersion(name, version, description.value_or(""), Ctx(req)));
@@ -211,7 +204,7 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
     add("DELETE", "/model-versions/delete",
         [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
           FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
           FERRY_RETURN_IF_ERROR(reg->DeleteModelVersion(name, version, Ctx(req)));
           return json::object();
         });
@@ -236,7 +229,7 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
     add("POST", "/model-versions/transition-stage",
         [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
           FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
           FERRY_ASSIGN_OR_RETURN(std::string stage, GetString(m, "stage"));
           FERRY_ASSIGN_OR_RETURN(auto archive, GetOptionalBool(m, "archive_existing_versions"));
           FERRY_ASSIGN_OR_RETURN(auto mv, reg->TransitionStage(name, version, stage,
@@ -246,7 +239,7 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
     add("POST", "/model-versions/set-tag",
         [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
           FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
           FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
           FERRY_ASSIGN_OR_RETURN(auto value, GetOptionalString(m, "value"));
           FERRY_RETURN_IF_ERROR(
@@ -256,7 +249,7 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
     add("DELETE", "/model-versions/delete-tag",
         [reg](const json& m, http::Request& req) -> absl::StatusOr<json> {
           FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
           FERRY_ASSIGN_OR_RETURN(std::string key, GetString(m, "key"));
           FERRY_RETURN_IF_ERROR(reg->DeleteModelVersionTag(name, version, key, Ctx(req)));
           return json::object();
@@ -264,7 +257,7 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
     add("GET", "/model-versions/get-download-uri",
         [reg](const json& m, http::Request&) -> absl::StatusOr<json> {
           FERRY_ASSIGN_OR_RETURN(std::string name, GetString(m, "name"));
-          FERRY_ASSIGN_OR_RETURN(std::string version, VersionField(m));
+          FERRY_ASSIGN_OR_RETURN(std::string version, GetVersion(m));
           FERRY_ASSIGN_OR_RETURN(std::string uri, reg->GetDownloadUri(name, version));
           return json{{"artifact_uri", uri}};
         });
@@ -276,7 +269,7 @@ void RegisterRegistryRoutes(registry::RegistryService* reg, artifacts::ArtifactS
       if (!m.ok()) return StatusToResponse(m.status());
       auto name = GetString(*m, "name");
       if (!name.ok()) return StatusToResponse(name.status());
-      auto version = VersionField(*m);
+      auto version = GetVersion(*m);
       if (!version.ok()) return StatusToResponse(version.status());
       auto sub = GetString(*m, "path");
       if (!sub.ok()) return StatusToResponse(sub.status());
