@@ -68,6 +68,16 @@ class BodySink {
 // database call) but must not wait on other requests.
 using Handler = std::function<Response(Request&)>;
 
+// Delivers the response of an asynchronous route. Call exactly once, from
+// any thread; later calls are ignored.
+using Responder = std::function<void(Response)>;
+
+// An asynchronous route (e.g. inference answered by a batcher thread): starts
+// the work and returns without blocking; the server sends the response when
+// `respond` is called. `request` stays valid until then. If the handler
+// throws before responding, the server answers 500.
+using AsyncHandler = std::function<void(Request&, Responder respond)>;
+
 // A streaming-upload route: called after headers are read. Returning a
 // Response (error) rejects the upload before any body byte is read.
 using StreamHandler = std::function<absl::StatusOr<std::unique_ptr<BodySink>>(Request&)>;

@@ -43,23 +43,33 @@ Response DefaultError(const absl::Status& status) {
 
 Router::Router() : not_found_(DefaultNotFound), error_formatter_(DefaultError) {}
 
-void Router::AddRoute(Route route) { routes_.push_back(std::move(route)); }
+void Router::AddRoute(Route route) {
+  for (const auto& seg : route.segments)
+    route.literal = route.literal && !(!seg.empty() && seg.front() == '{');
+  routes_.push_back(std::move(route));
+}
 
 void Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
-  Route route{std::string(method), {}, std::move(handler), nullptr};
+  Route route{.method = std::string(method), .handler = std::move(handler)};
   for (auto part : SplitPath(pattern)) route.segments.emplace_back(part);
   AddRoute(std::move(route));
 }
 
 void Router::AddStream(std::string_view method, std::string_view pattern, StreamHandler handler) {
-  Route route{std::string(method), {}, nullptr, std::move(handler)};
+  Route route{.method = std::string(method), .stream = std::move(handler)};
+  for (auto part : SplitPath(pattern)) route.segments.emplace_back(part);
+  AddRoute(std::move(route));
+}
+
+void Router::AddAsync(std::string_view method, std::string_view pattern, AsyncHandler handler) {
+  Route route{.method = std::string(method), .async = std::move(handler)};
   for (auto part : SplitPath(pattern)) route.segments.emplace_back(part);
   AddRoute(std::move(route));
 }
 
 bool Router::MatchRoute(const Route& route, const std::vector<std::string_view>& parts,
-                        Request& request) {
-  std::vector<std::pair<std::string, std::string>> bound;
+                        Bindings& bound) {
+  bound.clear();
   size_t i = 0;
   for (; i < route.segments.size(); ++i) {
     const std::string& seg = route.segments[i];
@@ -70,7 +80,6 @@ bool Router::MatchRoute(const Route& route, const std::vector<std::string_view>&
         rest.append(parts[j]);
       }
       bound.emplace_back(seg.substr(2, seg.size() - 3), std::move(rest));
-      request.path_params = std::move(bound);
       return true;
     }
     if (i >= parts.size()) return false;
@@ -81,9 +90,7 @@ bool Router::MatchRoute(const Route& route, const std::vector<std::string_view>&
       return false;
     }
   }
-  if (i != parts.size()) return false;
-  request.path_params = std::move(bound);
-  return true;
+  return i == parts.size();
 }
 
 Router::Match Router::Find(Request& request) const {
@@ -92,21 +99,19 @@ Router::Match Router::Find(Request& request) const {
   // Two passes: routes made only of literal segments first, so that
   // "/models/list" wins over "/models/{name}".
   for (int pass = 0; pass < 2; ++pass) {
+    Bindings bound;
     for (const Route& route : routes_) {
-      bool literal = true;
-      for (const auto& seg : route.segments)
-        literal = literal && !(!seg.empty() && seg.front() == '{');
-      if ((pass == 0) != literal) continue;
-      Request probe;
-      if (!MatchRoute(route, parts, probe)) continue;
+      if ((pass == 0) != route.literal) continue;
+      if (!MatchRoute(route, parts, bound)) continue;
       if (route.method != request.method && !(request.method == "HEAD" && route.method == "GET")) {
         match.method_not_allowed = true;
         continue;
       }
-      request.path_params = std::move(probe.path_params);
+      request.path_params = std::move(bound);
       match.method_not_allowed = false;
       if (route.handler) match.handler = &route.handler;
       if (route.stream) match.stream = &route.stream;
+      if (route.async) match.async = &route.async;
       return match;
     }
   }

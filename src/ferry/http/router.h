@@ -20,6 +20,7 @@ class Router {
   Router();
   void Add(std::string_view method, std::string_view pattern, Handler handler);
   void AddStream(std::string_view method, std::string_view pattern, StreamHandler handler);
+  void AddAsync(std::string_view method, std::string_view pattern, AsyncHandler handler);
   // Answers requests that match no route (default: 404 JSON {"error": ...}).
   void SetNotFound(Handler handler) { not_found_ = std::move(handler); }
   // Turns a streaming handler's or sink's error Status into a response in
@@ -32,6 +33,7 @@ class Router {
   struct Match {
     const Handler* handler = nullptr;       // set for buffered routes
     const StreamHandler* stream = nullptr;  // set for streaming routes
+    const AsyncHandler* async = nullptr;    // set for asynchronous routes
     bool method_not_allowed = false;        // path matched, method did not
   };
   // Binds path params into `request.path_params`.
@@ -44,9 +46,12 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
     StreamHandler stream;
+    AsyncHandler async;
+    bool literal = true;  // no "{...}" segment: tried before parameterised routes
   };
+  using Bindings = std::vector<std::pair<std::string, std::string>>;
   static bool MatchRoute(const Route& route, const std::vector<std::string_view>& parts,
-                         Request& request);
+                         Bindings& bound);
   void AddRoute(Route route);
 
   std::vector<Route> routes_;

@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -284,7 +286,9 @@ class Server::Impl {
         }
         if (body_ok) {
           const Handler* handler = match.handler;
-          if (handler == nullptr && match.method_not_allowed) {
+          if (match.async != nullptr) {
+            response = co_await RunAsync(*match.async, request);
+          } else if (handler == nullptr && match.method_not_allowed) {
             response =
                 ErrorResponse(405, "method " + request.method + " not allowed for " + request.path);
           } else {
@@ -312,6 +316,38 @@ class Server::Impl {
                  .latency_ms = (Clock::Real()->MonotonicMicros() - start_us) / 1000.0});
     }
     co_return written&& keep_alive;
+  }
+
+  // Suspends the session until the async handler responds; the response is
+  // handed back to the session's strand.
+  static asio::awaitable<Response> RunAsync(const AsyncHandler& handler, Request& request) {
+    return asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+        [&handler, &request](auto completion) {
+          using Completion = decltype(completion);
+          struct State {
+            std::atomic<bool> done{false};
+            std::optional<Completion> completion;
+          };
+          auto state = std::make_shared<State>();
+          state->completion.emplace(std::move(completion));
+          Responder respond = [state](Response response) {
+            if (state->done.exchange(true)) return;
+            Completion c = std::move(*state->completion);
+            state->completion.reset();
+            auto executor = asio::get_associated_executor(c);
+            asio::post(executor, [c = std::move(c), response = std::move(response)]() mutable {
+              std::move(c)(std::move(response));
+            });
+          };
+          try {
+            handler(request, respond);
+          } catch (const std::exception& e) {
+            spdlog::error("async handler for {} {} threw: {}", request.method, request.path,
+                          e.what());
+            respond(ErrorResponse(500, "internal error"));
+          }
+        },
+        asio::use_awaitable);
   }
 
   asio::awaitable<Response> ReadStreamed(beast::tcp_stream& stream, beast::flat_buffer& buffer,

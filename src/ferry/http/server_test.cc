@@ -45,6 +45,16 @@ class ServerTest : public ::testing::Test {
       return Response::Text(
           200, std::string(r.PathParam("id")) + "|" + std::string(r.PathParam("rest")));
     });
+    router_.AddAsync("POST", "/async/{mode}", [this](Request& r, Responder respond) {
+      std::string mode(r.PathParam("mode"));
+      if (mode == "inline") return respond(Response::Text(200, "inline:" + r.body));
+      if (mode == "throw") throw std::runtime_error("boom");
+      // Answer later from another thread, twice (the second call is ignored).
+      async_threads_.emplace_back([body = r.body, respond] {
+        respond(Response::Text(202, "later:" + body));
+        respond(Response::Text(500, "ignored"));
+      });
+    });
     router_.Add("GET", "/items/list", [](Request&) { return Response::Text(200, "list"); });
     router_.Add("GET", "/slow", [this](Request&) {
       slow_started_.store(true);
@@ -77,6 +87,7 @@ class ServerTest : public ::testing::Test {
     server_->Start();
   }
   void TearDown() override {
+    for (auto& t : async_threads_) t.join();
     server_->Shutdown();
     std::filesystem::remove(file_path_);
   }
@@ -99,7 +110,23 @@ class ServerTest : public ::testing::Test {
   std::string uploaded_;
   std::string file_path_;
   std::atomic<bool> slow_started_{false};
+  std::vector<std::thread> async_threads_;
 };
+
+TEST_F(ServerTest, AsyncRoutesAnswerInlineFromOtherThreadsOrAfterAThrow) {
+  auto client = NewClient();
+  for (int i = 0; i < 20; ++i) {
+    auto later = client->Send("POST", "/async/later", "x" + std::to_string(i), "text/plain");
+    ASSERT_TRUE(later.ok()) << later.status();
+    EXPECT_EQ(later->status, 202);
+    EXPECT_EQ(later->body, "later:x" + std::to_string(i));
+  }
+  auto inline_response = client->Send("POST", "/async/inline", "y", "text/plain").value();
+  EXPECT_EQ(inline_response.status, 200);
+  EXPECT_EQ(inline_response.body, "inline:y");
+  EXPECT_EQ(client->Send("POST", "/async/throw", "z", "text/plain").value().status, 500);
+  EXPECT_EQ(client->Send("GET", "/async/later").value().status, 405);
+}
 
 TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   auto client = NewClient();
