@@ -4,7 +4,10 @@
 
 # -Wno-restrict: GCC 12 at -O2/-O3 reports false -Wrestrict overlaps inside
 # std::string concatenation (GCC bug 105329); it fires on correct code.
-set(FERRY_WARNINGS -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-restrict)
+set(FERRY_WARNINGS -Wall -Wextra -Werror -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND FERRY_WARNINGS -Wno-restrict)
+endif()
 
 # ferry_library(NAME name SOURCES a.cc b.cc DEPS ferry::common absl::status ...)
 function(ferry_library)

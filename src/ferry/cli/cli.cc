@@ -3,6 +3,7 @@
 #include "CLI/CLI.hpp"
 #include "ferry/cli/client_commands.h"
 #include "ferry/cli/governance_commands.h"
+#include "ferry/cli/serve_command.h"
 #include "ferry/cli/server_command.h"
 
 #ifndef FERRY_VERSION
@@ -18,6 +19,8 @@ int Main(int argc, char** argv) {
   int exit_code = 0;
   ServerFlags server_flags;
   AddServerCommand(app, server_flags, exit_code);
+  ServeFlags serve_flags;
+  AddServeCommand(app, serve_flags, exit_code);
   AddClientCommands(app, exit_code);
   AddGovernanceCommands(app, exit_code);
   try {

@@ -1,0 +1,521 @@
+#include "ferry/serving/batching/dynamic_batcher.h"
+
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ferry::serving::batching {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+Tensor Fp32(std::string name, std::vector<int64_t> shape, const std::vector<float>& values) {
+  Tensor tensor;
+  tensor.name = std::move(name);
+  tensor.datatype = DataType::kFp32;
+  tensor.shape = std::move(shape);
+  tensor.data.resize(values.size() * sizeof(float));
+  std::memcpy(tensor.data.data(), values.data(), tensor.data.size());
+  return tensor;
+}
+
+std::vector<float> Floats(const Tensor& tensor) {
+  std::span<const float> values = tensor.Values<float>();
+  return {values.begin(), values.end()};
+}
+
+// A request with input "x" of shape [rows, 2] holding base, base+1, ...
+InferRequest Request(std::string id, int64_t rows, float base,
+                     std::vector<std::string> outputs = {}) {
+  InferRequest request;
+  request.id = std::move(id);
+  std::vector<float> values;
+  for (int64_t i = 0; i < rows * 2; ++i) values.push_back(base + static_cast<float>(i));
+  request.inputs.push_back(Fp32("x", {rows, 2}, values));
+  for (std::string& name : outputs) request.outputs.push_back({.name = std::move(name)});
+  return request;
+}
+
+// The model: y = 2x and z = x + 1, each only when asked for (all when none
+// are). Records every call's batch rows and requested output names.
+class DoublingModel {
+ public:
+  absl::StatusOr<std::vector<Tensor>> operator()(std::span<const Tensor> inputs,
+                                                 std::span<const RequestedOutput> outputs) {
+    std::vector<std::string> asked;
+    for (const RequestedOutput& output : outputs) asked.push_back(output.name);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rows_.push_back(inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0]);
+      asked_.push_back(asked);
+    }
+    const Tensor& x = inputs[0];
+    std::vector<float> doubled;
+    std::vector<float> plus_one;
+    for (float v : Floats(x)) {
+      doubled.push_back(2 * v);
+      plus_one.push_back(v + 1);
+    }
+    auto wanted = [&](const std::string& name) {
+      return asked.empty() || std::find(asked.begin(), asked.end(), name) != asked.end();
+    };
+    std::vector<Tensor> result;
+    if (wanted("y")) result.push_back(Fp32("y", x.shape, doubled));
+    if (wanted("z")) result.push_back(Fp32("z", x.shape, plus_one));
+    return result;
+  }
+
+  std::vector<int64_t> rows() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rows_;
+  }
+  std::vector<std::vector<std::string>> asked() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return asked_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<int64_t> rows_;
+  std::vector<std::vector<std::string>> asked_;
+};
+
+// Holds every execute call inside Pass() until Open(); lets a test build a
+// queue behind a running batch without sleeping.
+class Gate {
+ public:
+  void Pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void WaitEntered(int count) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entered_ >= count; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool open_ = false;
+};
+
+// Collects callback results by request id.
+class Answers {
+ public:
+  InferCallback For(std::string id) {
+    return [this, id = std::move(id)](absl::StatusOr<InferResponse> result) {
+      std::lock_guard<std::mutex> lock(mu_);
+      EXPECT_EQ(results_.count(id), 0u) << "answered twice: " << id;
+      results_.emplace(id, std::move(result));
+      order_.push_back(id);
+      cv_.notify_all();
+    };
+  }
+  void WaitFor(size_t count) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return results_.size() >= count; });
+  }
+  absl::StatusOr<InferResponse> Get(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = results_.find(id);
+    if (it == results_.end()) return absl::NotFoundError("no answer for " + id);
+    return it->second;
+  }
+  bool Has(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return results_.count(id) > 0;
+  }
+  std::vector<std::string> order() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return order_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, absl::StatusOr<InferResponse>> results_;
+  std::vector<std::string> order_;
+};
+
+std::unique_ptr<DynamicBatcher> MakeBatcher(const BatcherOptions& options,
+                                            DynamicBatcher::ExecuteFn execute) {
+  absl::StatusOr<std::unique_ptr<DynamicBatcher>> batcher =
+      DynamicBatcher::Create(options, std::move(execute));
+  EXPECT_TRUE(batcher.ok()) << batcher.status();
+  return batcher.ok() ? *std::move(batcher) : nullptr;
+}
+
+const Tensor* Output(const InferResponse& response, const std::string& name) {
+  for (const Tensor& output : response.outputs) {
+    if (output.name == name) return &output;
+  }
+  return nullptr;
+}
+
+TEST(DynamicBatcherTest, CreateRejectsBadOptionsAndMissingExecute) {
+  DoublingModel model;
+  EXPECT_EQ(DynamicBatcher::Create({.instances = 0}, std::ref(model)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DynamicBatcher::Create({}, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(DynamicBatcherTest, ConcurrentRequestsGetTheirOwnSlices) {
+  DoublingModel model;
+  auto batcher = MakeBatcher({.max_batch_size = 8, .max_queue_delay_us = 200, .instances = 3},
+                             std::ref(model));
+  Answers answers;
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 60;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kThreads; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int n = t * kPerThread + i;
+        batcher->Enqueue(Request(std::to_string(n), 1 + n % 3, static_cast<float>(n * 10)),
+                         answers.For(std::to_string(n)));
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  answers.WaitFor(kThreads * kPerThread);
+
+  int64_t total_rows = 0;
+  for (int n = 0; n < kThreads * kPerThread; ++n) {
+    const std::string id = std::to_string(n);
+    const int64_t rows = 1 + n % 3;
+    total_rows += rows;
+    absl::StatusOr<InferResponse> response = answers.Get(id);
+    ASSERT_TRUE(response.ok()) << id << ": " << response.status();
+    EXPECT_EQ(response->id, id);
+    EXPECT_EQ(response->model_name, "");
+    const Tensor* y = Output(*response, "y");
+    ASSERT_NE(y, nullptr);
+    EXPECT_EQ(y->shape, (std::vector<int64_t>{rows, 2}));
+    std::vector<float> expected;
+    for (int64_t i = 0; i < rows * 2; ++i) expected.push_back(2 * (n * 10.0f + i));
+    EXPECT_EQ(Floats(*y), expected) << id;
+    ASSERT_NE(Output(*response, "z"), nullptr);
+  }
+  EXPECT_EQ(batcher->pending(), 0);
+  BatcherStats stats = batcher->Stats();
+  EXPECT_EQ(stats.success_count, kThreads * kPerThread);
+  EXPECT_EQ(stats.inference_count, total_rows);
+  EXPECT_TRUE(stats.failure_count.empty());
+  int64_t executions = 0;
+  for (const auto& [size, count] : stats.batch_size_count) {
+    EXPECT_LE(size, 8);
+    executions += count;
+  }
+  EXPECT_EQ(executions, stats.execution_count);
+  for (int64_t rows : model.rows()) EXPECT_LE(rows, 8);
+}
+
+TEST(DynamicBatcherTest, QueueBuiltBehindASlowBatchExecutesAsOneBatch) {
+  DoublingModel model;
+  Gate gate;
+  auto batcher = MakeBatcher({.max_batch_size = 8, .max_queue_delay_us = 0},
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  batcher->Enqueue(Request("first", 1, 0), answers.For("first"));
+  gate.WaitEntered(1);
+  for (int i = 0; i < 6; ++i) {
+    batcher->Enqueue(Request("r" + std::to_string(i), 1, static_cast<float>(100 * i)),
+                     answers.For("r" + std::to_string(i)));
+  }
+  EXPECT_EQ(batcher->pending(), 7);
+  gate.Open();
+  answers.WaitFor(7);
+  EXPECT_THAT(model.rows(), ElementsAre(1, 6));
+  for (int i = 0; i < 6; ++i) {
+    absl::StatusOr<InferResponse> response = answers.Get("r" + std::to_string(i));
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(Floats(*Output(*response, "y")), (std::vector<float>{200.0f * i, 200.0f * i + 2}));
+  }
+  EXPECT_THAT(batcher->Stats().batch_size_count, ElementsAre(Pair(1, 1), Pair(6, 1)));
+}
+
+TEST(DynamicBatcherTest, BatchAsksForTheUnionAndEachResponseKeepsItsOwnOutputs) {
+  DoublingModel model;
+  Gate gate;
+  auto batcher = MakeBatcher({.max_batch_size = 8},
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  batcher->Enqueue(Request("hold", 1, 0), answers.For("hold"));
+  gate.WaitEntered(1);
+  batcher->Enqueue(Request("wants_y", 1, 1, {"y"}), answers.For("wants_y"));
+  batcher->Enqueue(Request("wants_z", 2, 5, {"z"}), answers.For("wants_z"));
+  gate.Open();
+  answers.WaitFor(3);
+  ASSERT_EQ(model.asked().size(), 2u);
+  EXPECT_THAT(model.asked()[1], UnorderedElementsAre("y", "z"));
+
+  absl::StatusOr<InferResponse> y_only = answers.Get("wants_y");
+  ASSERT_TRUE(y_only.ok()) << y_only.status();
+  ASSERT_EQ(y_only->outputs.size(), 1u);
+  EXPECT_EQ(Floats(y_only->outputs[0]), (std::vector<float>{2, 4}));
+
+  absl::StatusOr<InferResponse> z_only = answers.Get("wants_z");
+  ASSERT_TRUE(z_only.ok()) << z_only.status();
+  ASSERT_EQ(z_only->outputs.size(), 1u);
+  EXPECT_EQ(z_only->outputs[0].name, "z");
+  EXPECT_EQ(z_only->outputs[0].shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(Floats(z_only->outputs[0]), (std::vector<float>{6, 7, 8, 9}));
+}
+
+TEST(DynamicBatcherTest, RequestsWithDifferentSignaturesExecuteSeparately) {
+  DoublingModel model;
+  Gate gate;
+  auto batcher = MakeBatcher({.max_batch_size = 8},
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  batcher->Enqueue(Request("hold", 1, 0), answers.For("hold"));
+  gate.WaitEntered(1);
+  InferRequest wide;
+  wide.id = "wide";
+  wide.inputs.push_back(Fp32("x", {1, 3}, {1, 2, 3}));
+  batcher->Enqueue(Request("a", 1, 0), answers.For("a"));
+  batcher->Enqueue(std::move(wide), answers.For("wide"));
+  batcher->Enqueue(Request("b", 1, 0), answers.For("b"));
+  gate.Open();
+  answers.WaitFor(4);
+  EXPECT_THAT(model.rows(), ElementsAre(1, 1, 1, 1));
+  absl::StatusOr<InferResponse> response = answers.Get("wide");
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(Floats(*Output(*response, "y")), (std::vector<float>{2, 4, 6}));
+}
+
+TEST(DynamicBatcherTest, HigherPriorityRunsFirst) {
+  DoublingModel model;
+  Gate gate;
+  auto batcher = MakeBatcher({.max_batch_size = 1, .priority_levels = 2},
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  batcher->Enqueue(Request("hold", 1, 0), answers.For("hold"));
+  gate.WaitEntered(1);
+  batcher->Enqueue(Request("unprioritised", 1, 0), answers.For("unprioritised"));
+  InferRequest urgent = Request("urgent", 1, 0);
+  urgent.priority = 1;
+  batcher->Enqueue(std::move(urgent), answers.For("urgent"));
+  InferRequest bad = Request("bad_priority", 1, 0);
+  bad.priority = 3;
+  batcher->Enqueue(std::move(bad), answers.For("bad_priority"));
+  EXPECT_EQ(answers.Get("bad_priority").status().code(), absl::StatusCode::kInvalidArgument);
+  gate.Open();
+  answers.WaitFor(4);
+  EXPECT_THAT(answers.order(), ElementsAre("bad_priority", "hold", "urgent", "unprioritised"));
+}
+
+TEST(DynamicBatcherTest, StopDrainsQueuedRequestsThenRefusesNewOnes) {
+  DoublingModel model;
+  // A window far longer than the test: only Stop() can start these batches.
+  auto batcher =
+      MakeBatcher({.max_batch_size = 8, .max_queue_delay_us = 3'600'000'000}, std::ref(model));
+  Answers answers;
+  for (int i = 0; i < 5; ++i) {
+    batcher->Enqueue(Request(std::to_string(i), 1, 0), answers.For(std::to_string(i)));
+  }
+  batcher->Stop();
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(answers.Get(std::to_string(i)).ok()) << i;
+  EXPECT_EQ(batcher->pending(), 0);
+
+  batcher->Enqueue(Request("late", 1, 0), answers.For("late"));
+  absl::StatusOr<InferResponse> late = answers.Get("late");
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(late.status().message(), "draining");
+  batcher->Stop();  // idempotent
+  BatcherStats stats = batcher->Stats();
+  EXPECT_EQ(stats.success_count, 5);
+  EXPECT_THAT(stats.failure_count, ElementsAre(Pair("draining", 1)));
+}
+
+TEST(DynamicBatcherTest, ExecuteErrorReachesEveryRequestOfTheBatch) {
+  Gate gate;
+  auto batcher =
+      MakeBatcher({.max_batch_size = 8},
+                  [&](std::span<const Tensor>,
+                      std::span<const RequestedOutput>) -> absl::StatusOr<std::vector<Tensor>> {
+                    gate.Pass();
+                    return absl::InternalError("model exploded");
+                  });
+  Answers answers;
+  batcher->Enqueue(Request("a", 1, 0), answers.For("a"));
+  gate.WaitEntered(1);
+  batcher->Enqueue(Request("b", 2, 0), answers.For("b"));
+  batcher->Enqueue(Request("c", 1, 0), answers.For("c"));
+  gate.Open();
+  answers.WaitFor(3);
+  for (const char* id : {"a", "b", "c"}) {
+    absl::Status status = answers.Get(id).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << id;
+    EXPECT_EQ(status.message(), "model exploded");
+  }
+  BatcherStats stats = batcher->Stats();
+  EXPECT_EQ(stats.success_count, 0);
+  EXPECT_EQ(stats.execution_count, 2);
+  EXPECT_THAT(stats.failure_count, ElementsAre(Pair("backend", 3)));
+}
+
+TEST(DynamicBatcherTest, OutputsThatCannotBeSplitFailTheBatch) {
+  Gate gate;
+  auto batcher =
+      MakeBatcher({.max_batch_size = 8},
+                  [&](std::span<const Tensor>,
+                      std::span<const RequestedOutput>) -> absl::StatusOr<std::vector<Tensor>> {
+                    gate.Pass();
+                    return std::vector<Tensor>{Fp32("y", {1}, {1})};  // one row whatever the batch
+                  });
+  Answers answers;
+  batcher->Enqueue(Request("a", 1, 0), answers.For("a"));
+  gate.WaitEntered(1);
+  batcher->Enqueue(Request("b", 1, 0), answers.For("b"));
+  batcher->Enqueue(Request("c", 1, 0), answers.For("c"));
+  gate.Open();
+  answers.WaitFor(3);
+  EXPECT_TRUE(answers.Get("a").ok());
+  EXPECT_EQ(answers.Get("b").status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(answers.Get("c").status().code(), absl::StatusCode::kInternal);
+}
+
+TEST(DynamicBatcherTest, FullQueueAnswersUnavailableAtOnce) {
+  DoublingModel model;
+  Gate gate;
+  auto batcher = MakeBatcher({.max_batch_size = 8, .max_queue_size = 1},
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  batcher->Enqueue(Request("running", 1, 0), answers.For("running"));
+  gate.WaitEntered(1);
+  batcher->Enqueue(Request("queued", 1, 0), answers.For("queued"));
+  batcher->Enqueue(Request("rejected", 1, 0), answers.For("rejected"));
+  // Answered before Enqueue returned.
+  ASSERT_TRUE(answers.Has("rejected"));
+  absl::Status status = answers.Get("rejected").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(status.message(), "queue full (max_queue_size 1)");
+  auto retry_after = status.GetPayload(kRetryAfterMsPayload);
+  ASSERT_TRUE(retry_after.has_value());
+  EXPECT_EQ(std::string(*retry_after), "1000");  // nothing has finished executing yet
+  EXPECT_EQ(batcher->pending(), 2);
+  gate.Open();
+  answers.WaitFor(3);
+  EXPECT_TRUE(answers.Get("running").ok());
+  EXPECT_TRUE(answers.Get("queued").ok());
+  EXPECT_THAT(batcher->Stats().failure_count, ElementsAre(Pair("rejected", 1)));
+}
+
+TEST(DynamicBatcherTest, RejectsInvalidBatchSizes) {
+  DoublingModel model;
+  auto batcher = MakeBatcher({.max_batch_size = 4}, std::ref(model));
+  Answers answers;
+  batcher->Enqueue(Request("too_big", 5, 0), answers.For("too_big"));
+  InferRequest ragged = Request("ragged", 2, 0);
+  ragged.inputs.push_back(Fp32("w", {3, 1}, {1, 2, 3}));
+  batcher->Enqueue(std::move(ragged), answers.For("ragged"));
+  InferRequest scalar;
+  scalar.id = "scalar";
+  scalar.inputs.push_back(Fp32("x", {}, {1}));
+  batcher->Enqueue(std::move(scalar), answers.For("scalar"));
+  for (const char* id : {"too_big", "ragged", "scalar"}) {
+    ASSERT_TRUE(answers.Has(id)) << id;
+    EXPECT_EQ(answers.Get(id).status().code(), absl::StatusCode::kInvalidArgument) << id;
+  }
+  EXPECT_THAT(batcher->Stats().failure_count, ElementsAre(Pair("invalid", 3)));
+}
+
+TEST(DynamicBatcherTest, NonBatchingModelGetsUnbatchedRequestsOneAtATime) {
+  DoublingModel model;
+  Gate gate;
+  auto batcher = MakeBatcher({.max_batch_size = 0},
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  for (int i = 0; i < 3; ++i) {
+    InferRequest request;
+    request.id = std::to_string(i);
+    request.inputs.push_back(Fp32("x", {3}, {1, 2, static_cast<float>(i)}));
+    InferCallback done = answers.For(request.id);
+    batcher->Enqueue(std::move(request), std::move(done));
+  }
+  gate.Open();
+  answers.WaitFor(3);
+  EXPECT_EQ(model.rows().size(), 3u);
+  absl::StatusOr<InferResponse> response = answers.Get("2");
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(Output(*response, "y")->shape, (std::vector<int64_t>{3}));
+  EXPECT_EQ(Floats(*Output(*response, "y")), (std::vector<float>{2, 4, 4}));
+  EXPECT_EQ(batcher->Stats().inference_count, 3);
+}
+
+// With a FakeClock the queue and compute times are exact, and a timeout
+// expires only when the test moves time.
+TEST(DynamicBatcherTest, FakeClockTimeoutsAndStatistics) {
+  FakeClock clock;
+  DoublingModel model;
+  Gate gate;
+  auto batcher = MakeBatcher({.max_batch_size = 8, .default_timeout_us = 1000, .clock = &clock},
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  batcher->Enqueue(Request("running", 1, 0), answers.For("running"));
+  gate.WaitEntered(1);
+  InferRequest short_timeout = Request("short", 1, 0);
+  short_timeout.timeout_us = 100;
+  batcher->Enqueue(std::move(short_timeout), answers.For("short"));
+  batcher->Enqueue(Request("default_timeout", 1, 0), answers.For("default_timeout"));
+  clock.AdvanceMicros(300);
+  gate.Open();
+  answers.WaitFor(3);
+
+  absl::Status expired = answers.Get("short").status();
+  EXPECT_EQ(expired.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(expired.message(), "request timeout expired");
+  EXPECT_TRUE(answers.Get("running").ok());
+  EXPECT_TRUE(answers.Get("default_timeout").ok());  // 300 us < its 1000 us default
+
+  BatcherStats stats = batcher->Stats();
+  EXPECT_EQ(stats.success_count, 2);
+  EXPECT_THAT(stats.failure_count, ElementsAre(Pair("timeout", 1)));
+  EXPECT_EQ(stats.execution_count, 2);
+  EXPECT_EQ(stats.queue_us_total, 300);    // "default_timeout" waited 300 us, "running" 0
+  EXPECT_EQ(stats.compute_us_total, 300);  // the clock moved during the first execute
+}
+
+}  // namespace
+}  // namespace ferry::serving::batching
