@@ -4,7 +4,9 @@
 #      ASan + UBSan) through ctest;
 #   2. compat tests with the real mlflow client (latest 3.x and last 2.x, each
 #      in its own virtualenv) against the release `ferry` binary, including
-#      the kill -9 crash test.
+#      the kill -9 crash test;
+#   3. serving compat tests: tritonclient (HTTP + gRPC), perf_analyzer and the
+#      mlflow client against `ferry serve` + `ferry server`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,5 +17,8 @@ ctest --preset dev --output-on-failure -j 2
 
 echo "== compat tests (real mlflow clients against build/release/apps/ferry/ferry)"
 tests/compat/run.sh
+
+echo "== serving compat tests (tritonclient, perf_analyzer, mlflow against ferry serve)"
+tests/compat/serving/run.sh
 
 echo "== all tests passed"
