@@ -84,7 +84,8 @@ class AliasSource : public ModelSource {
       if (it == aliases_.end()) return absl::NotFoundError("no alias " + ref);
       version = it->second;
     }
-    return ResolvedVersion{.version = version, .path = (root_ / version).string(), .format = "xgboost"};
+    return ResolvedVersion{
+        .version = version, .path = (root_ / version).string(), .format = "xgboost"};
   }
   void SetAlias(const std::string& alias, const std::string& version) {
     std::lock_guard lock(mu_);
@@ -123,8 +124,9 @@ class GateBackend : public ModelBackend {
 class ServingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("ferry_serving_test_" + std::to_string(getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() /
+            ("ferry_serving_test_" + std::to_string(getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     v1_ = TrainModel(root_ / "1", 20, 1);
     v2_ = TrainModel(root_ / "2", 5, 2);
@@ -139,13 +141,16 @@ class ServingTest : public ::testing::Test {
     fs::remove_all(root_);
   }
 
-  void Start(ServedModelOptions model, const BackendRegistry* backends = &BackendRegistry::Default()) {
-    manager_ = ModelManager::Create({.poll_interval_ms = 0, .backends = backends, .metrics = &metrics_},
-                                    {std::move(model)})
-                   .value();
+  void Start(ServedModelOptions model,
+             const BackendRegistry* backends = &BackendRegistry::Default()) {
+    manager_ =
+        ModelManager::Create({.poll_interval_ms = 0, .backends = backends, .metrics = &metrics_},
+                             {std::move(model)})
+            .value();
     ASSERT_TRUE(manager_->LoadAll().ok());
     api::v2::RegisterRestRoutes({}, manager_.get(), &metrics_, &router_);
-    server_ = http::Server::Create({.port = 0, .io_threads = 2, .access_log = false}, &router_).value();
+    server_ =
+        http::Server::Create({.port = 0, .io_threads = 2, .access_log = false}, &router_).value();
     server_->Start();
   }
   ServedModelOptions XgbModel(std::vector<std::pair<std::string, uint32_t>> traffic = {}) {
@@ -164,8 +169,9 @@ class ServingTest : public ::testing::Test {
         .value();
   }
   static std::string RowsBody(const std::vector<float>& rows, int n, const std::string& id = "") {
-    json body = {{"inputs",
-                  {{{"name", "input-0"}, {"datatype", "FP32"}, {"shape", {n, kFeatures}}, {"data", rows}}}}};
+    json body = {
+        {"inputs",
+         {{{"name", "input-0"}, {"datatype", "FP32"}, {"shape", {n, kFeatures}}, {"data", rows}}}}};
     if (!id.empty()) body["id"] = id;
     return body.dump();
   }
@@ -187,7 +193,8 @@ TEST_F(ServingTest, PredictionsEqualXgboostOwnAndCarryVersionAndId) {
   for (int n : {1, 3, 17}) {
     std::vector<float> rows(n * kFeatures);
     for (auto& v : rows) v = u(rng);
-    auto r = client->Send("POST", "/v2/models/credit/infer", RowsBody(rows, n, "req-" + std::to_string(n)));
+    auto r = client->Send("POST", "/v2/models/credit/infer",
+                          RowsBody(rows, n, "req-" + std::to_string(n)));
     ASSERT_TRUE(r.ok());
     ASSERT_EQ(r->status, 200) << r->body;
     json body = json::parse(r->body);
@@ -204,7 +211,8 @@ TEST_F(ServingTest, PredictionsEqualXgboostOwnAndCarryVersionAndId) {
   }
   // No id: one is generated and returned.
   std::vector<float> row(kFeatures, 0.5f);
-  json body = json::parse(client->Send("POST", "/v2/models/credit/infer", RowsBody(row, 1)).value().body);
+  json body =
+      json::parse(client->Send("POST", "/v2/models/credit/infer", RowsBody(row, 1)).value().body);
   EXPECT_FALSE(body["id"].get<std::string>().empty());
 }
 
@@ -213,11 +221,15 @@ TEST_F(ServingTest, BadInputsAre400NamingTheInput) {
   auto client = NewClient();
   std::vector<float> row(kFeatures - 1, 0.5f);
   json bad_width = {{"inputs",
-                     {{{"name", "input-0"}, {"datatype", "FP32"}, {"shape", {1, kFeatures - 1}}, {"data", row}}}}};
+                     {{{"name", "input-0"},
+                       {"datatype", "FP32"},
+                       {"shape", {1, kFeatures - 1}},
+                       {"data", row}}}}};
   auto r = client->Send("POST", "/v2/models/credit/infer", bad_width.dump()).value();
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, ::testing::HasSubstr("input-0"));
-  json bad_name = {{"inputs", {{{"name", "nope"}, {"datatype", "FP32"}, {"shape", {1, 1}}, {"data", {1.0}}}}}};
+  json bad_name = {
+      {"inputs", {{{"name", "nope"}, {"datatype", "FP32"}, {"shape", {1, 1}}, {"data", {1.0}}}}}};
   r = client->Send("POST", "/v2/models/credit/infer", bad_name.dump()).value();
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, ::testing::HasSubstr("nope"));
@@ -292,7 +304,9 @@ TEST_F(ServingTest, CanarySplitsByWeightAndStickyKeysStay) {
   std::vector<float> row(kFeatures, 0.5f);
   std::map<std::string, int> counts;
   for (int i = 0; i < 1000; ++i) {
-    auto r = client->Send("POST", "/v2/models/credit/infer", RowsBody(row, 1, "id-" + std::to_string(i))).value();
+    auto r =
+        client->Send("POST", "/v2/models/credit/infer", RowsBody(row, 1, "id-" + std::to_string(i)))
+            .value();
     ASSERT_EQ(r.status, 200);
     counts[json::parse(r.body)["model_version"]]++;
   }
@@ -300,8 +314,10 @@ TEST_F(ServingTest, CanarySplitsByWeightAndStickyKeysStay) {
   EXPECT_LT(counts["2"], 170);
   std::set<std::string> sticky;
   for (int i = 0; i < 30; ++i) {
-    auto r = client->Send("POST", "/v2/models/credit/infer", RowsBody(row, 1), "application/json",
-                          {{"X-Ferry-Route-Key", "customer-42"}}).value();
+    auto r = client
+                 ->Send("POST", "/v2/models/credit/infer", RowsBody(row, 1), "application/json",
+                        {{"X-Ferry-Route-Key", "customer-42"}})
+                 .value();
     sticky.insert(json::parse(r.body)["model_version"].get<std::string>());
   }
   EXPECT_EQ(sticky.size(), 1u);
@@ -310,9 +326,10 @@ TEST_F(ServingTest, CanarySplitsByWeightAndStickyKeysStay) {
 TEST_F(ServingTest, QueueFullGives503WithRetryAfterAndRecovers) {
   auto open = std::make_shared<std::atomic<bool>>(false);
   BackendRegistry backends;
-  backends.Register("gate", [open](const LoadSpec&) -> absl::StatusOr<std::unique_ptr<ModelBackend>> {
-    return std::make_unique<GateBackend>(open);
-  });
+  backends.Register("gate",
+                    [open](const LoadSpec&) -> absl::StatusOr<std::unique_ptr<ModelBackend>> {
+                      return std::make_unique<GateBackend>(open);
+                    });
   auto source = std::make_shared<AliasSource>(root_);
   source->SetAlias("champion", "1");
   class GateSource : public AliasSource {
@@ -334,7 +351,8 @@ TEST_F(ServingTest, QueueFullGives503WithRetryAfterAndRecovers) {
   open->store(true);  // warm-up passes
   Start(model, &backends);
   open->store(false);
-  json body = {{"inputs", {{{"name", "x"}, {"datatype", "FP32"}, {"shape", {1, 1}}, {"data", {1.0}}}}}};
+  json body = {
+      {"inputs", {{{"name", "x"}, {"datatype", "FP32"}, {"shape", {1, 1}}, {"data", {1.0}}}}}};
   // Fill: one executing + two queued; the rest must be rejected quickly.
   std::vector<std::thread> blocked;
   std::atomic<int> blocked_ok{0};
@@ -347,8 +365,9 @@ TEST_F(ServingTest, QueueFullGives503WithRetryAfterAndRecovers) {
   }
   auto client = NewClient();
   // Wait until one request executes (blocked in the gate) and two are queued.
-  while (client->Send("GET", "/metrics").value().body.find(
-             "ferry_inference_pending_request_count{model=\"slow\",version=\"1\"} 3") ==
+  while (client->Send("GET", "/metrics")
+             .value()
+             .body.find("ferry_inference_pending_request_count{model=\"slow\",version=\"1\"} 3") ==
          std::string::npos) {
     std::this_thread::yield();
   }

@@ -71,9 +71,10 @@ int RunServe(const ServeFlags& flags) {
   std::string tracking_uri = flags.tracking_uri;
   if (tracking_uri.empty() && std::getenv("MLFLOW_TRACKING_URI") != nullptr)
     tracking_uri = std::getenv("MLFLOW_TRACKING_URI");
-  std::string cache_dir = flags.cache_dir.empty()
-                              ? (std::filesystem::current_path() / "ferry-data" / "serving-cache").string()
-                              : flags.cache_dir;
+  std::string cache_dir =
+      flags.cache_dir.empty()
+          ? (std::filesystem::current_path() / "ferry-data" / "serving-cache").string()
+          : flags.cache_dir;
 
   serving::ServedModelOptions defaults;
   defaults.batching.max_batch_size = flags.max_batch_size;
@@ -97,7 +98,8 @@ int RunServe(const ServeFlags& flags) {
   for (const auto& spec : flags.shadow) {
     size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-      return Fail(absl::InvalidArgumentError(absl::StrCat("--shadow '", spec, "': expected NAME=REF")));
+      return Fail(
+          absl::InvalidArgumentError(absl::StrCat("--shadow '", spec, "': expected NAME=REF")));
     shadow[spec.substr(0, eq)] = spec.substr(eq + 1);
   }
 
@@ -138,20 +140,20 @@ int RunServe(const ServeFlags& flags) {
   for (const auto& [name, splits] : traffic) {
     bool found = false;
     for (const auto& model : models) found = found || model.name == name;
-    if (!found) return Fail(absl::InvalidArgumentError(absl::StrCat("--traffic names unknown model '", name, "'")));
+    if (!found)
+      return Fail(
+          absl::InvalidArgumentError(absl::StrCat("--traffic names unknown model '", name, "'")));
   }
 
   monitoring::Registry metrics;
-  auto inference_log =
-      monitoring::InferenceLog::Create({.capacity = flags.inference_log_capacity});
+  auto inference_log = monitoring::InferenceLog::Create({.capacity = flags.inference_log_capacity});
   if (!inference_log.ok()) return Fail(inference_log.status());
-  auto manager = serving::ModelManager::Create(
-      {.poll_interval_ms = flags.poll_interval_ms,
-       .backends = &serving::BackendRegistry::Default(),
-       .metrics = &metrics,
-       .inference_log = inference_log->get(),
-       .server_version = FERRY_VERSION},
-      std::move(models));
+  auto manager = serving::ModelManager::Create({.poll_interval_ms = flags.poll_interval_ms,
+                                                .backends = &serving::BackendRegistry::Default(),
+                                                .metrics = &metrics,
+                                                .inference_log = inference_log->get(),
+                                                .server_version = FERRY_VERSION},
+                                               std::move(models));
   if (!manager.ok()) return Fail(manager.status());
   if (repository) (*manager)->SetRepository(repository, defaults);
 
@@ -167,8 +169,8 @@ int RunServe(const ServeFlags& flags) {
   if (!server.ok()) return Fail(server.status());
   std::unique_ptr<api::v2::GrpcServer> grpc;
   if (flags.grpc_port >= 0) {
-    auto created = api::v2::GrpcServer::Create({.host = flags.host, .port = flags.grpc_port},
-                                               manager->get());
+    auto created =
+        api::v2::GrpcServer::Create({.host = flags.host, .port = flags.grpc_port}, manager->get());
     if (!created.ok()) return Fail(created.status());
     grpc = std::move(*created);
   }
@@ -178,8 +180,9 @@ int RunServe(const ServeFlags& flags) {
                (*server)->port(),
                grpc ? absl::StrCat(", grpc ", flags.host, ":", grpc->port()) : std::string());
   if (absl::Status st = (*manager)->LoadAll(); !st.ok())
-    spdlog::warn("not every model loaded; /v2/health/ready stays 400 until they do (retrying every {} ms)",
-                 flags.poll_interval_ms);
+    spdlog::warn(
+        "not every model loaded; /v2/health/ready stays 400 until they do (retrying every {} ms)",
+        flags.poll_interval_ms);
   else
     spdlog::info("all models ready");
   (*manager)->StartPolling();
@@ -198,7 +201,8 @@ int RunServe(const ServeFlags& flags) {
 void AddServeCommand(CLI::App& app, ServeFlags& flags, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "serve", "Run the inference server (Open Inference Protocol V2: REST and gRPC)");
-  cmd->add_option("--host", flags.host, "Address to listen on (loopback unless --allow-unauthenticated)")
+  cmd->add_option("--host", flags.host,
+                  "Address to listen on (loopback unless --allow-unauthenticated)")
       ->envname("FERRY_SERVE_HOST")
       ->capture_default_str();
   cmd->add_option("--http-port", flags.http_port, "REST port (0 picks a free one)")
@@ -214,8 +218,9 @@ void AddServeCommand(CLI::App& app, ServeFlags& flags, int& exit_code) {
                   "(repeatable); follows the alias as it moves");
   cmd->add_option("--tracking-uri", flags.tracking_uri,
                   "Ferry/MLflow tracking server for --model (default $MLFLOW_TRACKING_URI)");
-  cmd->add_option("--model-repository", flags.model_repository,
-                  "Triton-style model repository: DIR/<model>/config.pbtxt and DIR/<model>/<version>/")
+  cmd->add_option(
+         "--model-repository", flags.model_repository,
+         "Triton-style model repository: DIR/<model>/config.pbtxt and DIR/<model>/<version>/")
       ->envname("FERRY_MODEL_REPOSITORY");
   cmd->add_option("--cache-dir", flags.cache_dir,
                   "Where registry model files are downloaded (default ./ferry-data/serving-cache)");
@@ -226,8 +231,9 @@ void AddServeCommand(CLI::App& app, ServeFlags& flags, int& exit_code) {
   cmd->add_option("--traffic", flags.traffic,
                   "Weighted canary: NAME=REF:WEIGHT,REF:WEIGHT (REF is @alias or a version), e.g. "
                   "credit=@champion:90,@challenger:10");
-  cmd->add_option("--shadow", flags.shadow,
-                  "Shadow traffic: NAME=REF gets a copy of every request; its answers are only recorded");
+  cmd->add_option(
+      "--shadow", flags.shadow,
+      "Shadow traffic: NAME=REF gets a copy of every request; its answers are only recorded");
   cmd->add_option("--sticky-header", flags.sticky_header,
                   "Requests carrying this header are routed by its value (sticky canary)")
       ->capture_default_str();

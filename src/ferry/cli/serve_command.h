@@ -11,7 +11,7 @@ namespace ferry::cli {
 struct ServeFlags {
   std::string host = "127.0.0.1";
   int http_port = 8080;
-  int grpc_port = 8081;  // -1: no gRPC endpoint
+  int grpc_port = 8081;             // -1: no gRPC endpoint
   std::vector<std::string> models;  // NAME=models:/REG@ALIAS | NAME=models:/REG/VERSION
   std::string tracking_uri;         // default $MLFLOW_TRACKING_URI
   std::string model_repository;     // Triton-style repository directory

@@ -18,22 +18,33 @@ std::optional<double> ElementAsDouble(const Tensor& t, size_t i) {
     return static_cast<double>(v);
   };
   switch (t.datatype) {
-    case DataType::kFp32: return read(float{});
-    case DataType::kFp64: return read(double{});
-    case DataType::kInt8: return read(int8_t{});
-    case DataType::kInt16: return read(int16_t{});
-    case DataType::kInt32: return read(int32_t{});
-    case DataType::kInt64: return read(int64_t{});
-    case DataType::kUint8: return read(uint8_t{});
-    case DataType::kUint16: return read(uint16_t{});
-    case DataType::kUint32: return read(uint32_t{});
-    case DataType::kUint64: return read(uint64_t{});
+    case DataType::kFp32:
+      return read(float{});
+    case DataType::kFp64:
+      return read(double{});
+    case DataType::kInt8:
+      return read(int8_t{});
+    case DataType::kInt16:
+      return read(int16_t{});
+    case DataType::kInt32:
+      return read(int32_t{});
+    case DataType::kInt64:
+      return read(int64_t{});
+    case DataType::kUint8:
+      return read(uint8_t{});
+    case DataType::kUint16:
+      return read(uint16_t{});
+    case DataType::kUint32:
+      return read(uint32_t{});
+    case DataType::kUint64:
+      return read(uint64_t{});
     case DataType::kFp16: {
       uint16_t bits;
       std::memcpy(&bits, t.data.data() + i * 2, 2);
       return HalfToFloat(bits);
     }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -84,9 +95,10 @@ absl::Status ApplyClassification(std::span<const RequestedOutput> requested,
                          [&](int64_t a, int64_t b) { return scores[a] > scores[b]; });
         for (int64_t i = 0; i < k; ++i) {
           double score = scores[order[i]];
-          auto end = out.datatype == DataType::kFp32 || out.datatype == DataType::kFp16
-                         ? std::to_chars(buffer, buffer + sizeof buffer, static_cast<float>(score)).ptr
-                         : std::to_chars(buffer, buffer + sizeof buffer, score).ptr;
+          auto end =
+              out.datatype == DataType::kFp32 || out.datatype == DataType::kFp16
+                  ? std::to_chars(buffer, buffer + sizeof buffer, static_cast<float>(score)).ptr
+                  : std::to_chars(buffer, buffer + sizeof buffer, score).ptr;
           std::string entry(buffer, end);
           entry += ":" + std::to_string(order[i]);
           AppendBytesElement(data, entry);

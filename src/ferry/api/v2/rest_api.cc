@@ -15,12 +15,14 @@ namespace {
 using nlohmann::json;
 
 http::Response Error(const absl::Status& status) {
-  http::Response response = http::Response::Json(StatusToHttp(status), ErrorBody(std::string(status.message())));
+  http::Response response =
+      http::Response::Json(StatusToHttp(status), ErrorBody(std::string(status.message())));
   if (auto retry = status.GetPayload(serving::batching::kRetryAfterMsPayload)) {
     int64_t ms = 0;
     std::string text(*retry);
     std::from_chars(text.data(), text.data() + text.size(), ms);
-    response.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, (ms + 999) / 1000)));
+    response.headers.emplace_back("Retry-After",
+                                  std::to_string(std::max<int64_t>(1, (ms + 999) / 1000)));
   }
   return response;
 }
@@ -30,7 +32,9 @@ std::string Param(const http::Request& request, std::string_view name) {
   return decoded.ok() ? *decoded : std::string(request.PathParam(name));
 }
 
-http::Response Health(bool ok) { return http::Response::Json(ok ? 200 : 400, ok ? "" : ErrorBody("not ready")); }
+http::Response Health(bool ok) {
+  return http::Response::Json(ok ? 200 : 400, ok ? "" : ErrorBody("not ready"));
+}
 
 }  // namespace
 
@@ -61,13 +65,16 @@ void RegisterRestRoutes(const RestOptions& options, serving::InferenceService* s
                         const monitoring::Registry* metrics, http::Router* router) {
   router->SetErrorFormatter([](const absl::Status& status) { return Error(status); });
   router->SetNotFound([](http::Request& request) {
-    return http::Response::Json(404, ErrorBody("no route for " + request.method + " " + request.path));
+    return http::Response::Json(404,
+                                ErrorBody("no route for " + request.method + " " + request.path));
   });
   router->Add("GET", "/v2", [service](http::Request&) {
     return http::Response::Json(200, ServerMetadataJson(service->GetServerMetadata()).dump());
   });
-  router->Add("GET", "/v2/health/live", [service](http::Request&) { return Health(service->Live()); });
-  router->Add("GET", "/v2/health/ready", [service](http::Request&) { return Health(service->Ready()); });
+  router->Add("GET", "/v2/health/live",
+              [service](http::Request&) { return Health(service->Live()); });
+  router->Add("GET", "/v2/health/ready",
+              [service](http::Request&) { return Health(service->Ready()); });
 
   auto metadata = [service](http::Request& request) {
     auto view = service->GetModelMetadata(Param(request, "model"), Param(request, "version"));
@@ -93,7 +100,8 @@ void RegisterRestRoutes(const RestOptions& options, serving::InferenceService* s
     std::string_view length_text = request.Header("Inference-Header-Content-Length");
     if (!length_text.empty()) {
       size_t value = 0;
-      auto [ptr, ec] = std::from_chars(length_text.data(), length_text.data() + length_text.size(), value);
+      auto [ptr, ec] =
+          std::from_chars(length_text.data(), length_text.data() + length_text.size(), value);
       if (ec != std::errc() || ptr != length_text.data() + length_text.size())
         return respond(Error(absl::InvalidArgumentError(
             "Inference-Header-Content-Length must be a non-negative integer")));

@@ -8,8 +8,8 @@
 #include "ferry/common/ids.h"
 #include "ferry/common/status.h"
 #include "ferry/serving/backends/detect.h"
-#include "ferry/serving/classification.h"
 #include "ferry/serving/batching/dynamic_batcher.h"
+#include "ferry/serving/classification.h"
 #include "ferry/serving/routing/traffic.h"
 #include "spdlog/spdlog.h"
 
@@ -74,7 +74,8 @@ std::string TritonDataType(DataType type) { return "TYPE_" + std::string(DataTyp
 json TensorConfigJson(const TensorSpec& spec, bool batched) {
   std::vector<int64_t> dims = spec.shape;
   if (batched && !dims.empty()) dims.erase(dims.begin());
-  std::string type = spec.datatype == DataType::kBytes ? "TYPE_STRING" : TritonDataType(spec.datatype);
+  std::string type =
+      spec.datatype == DataType::kBytes ? "TYPE_STRING" : TritonDataType(spec.datatype);
   return json{{"name", spec.name}, {"data_type", type}, {"dims", dims}};
 }
 
@@ -87,7 +88,8 @@ ModelManager::ModelManager(const ModelManagerOptions& options) : options_(option
 absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(
     const ModelManagerOptions& options, std::vector<ServedModelOptions> models) {
   if (options.backends == nullptr || options.metrics == nullptr)
-    return absl::InvalidArgumentError("ModelManager needs a backend registry and a metrics registry");
+    return absl::InvalidArgumentError(
+        "ModelManager needs a backend registry and a metrics registry");
   std::unique_ptr<ModelManager> manager(new ModelManager(options));
   auto* m = options.metrics;
   std::vector<std::string> mv = {"model", "version"};
@@ -111,10 +113,11 @@ absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(
                          m->AddGauge({.name = "ferry_model_load_duration_seconds",
                                       .help = "Time to load and warm up a model version",
                                       .label_names = mv}));
-  FERRY_ASSIGN_OR_RETURN(manager->load_failures_,
-                         m->AddCounter({.name = "ferry_model_load_failures_total",
-                                        .help = "Failed model (re)loads; the old version kept serving",
-                                        .label_names = {"model"}}));
+  FERRY_ASSIGN_OR_RETURN(
+      manager->load_failures_,
+      m->AddCounter({.name = "ferry_model_load_failures_total",
+                     .help = "Failed model (re)loads; the old version kept serving",
+                     .label_names = {"model"}}));
   FERRY_ASSIGN_OR_RETURN(manager->shadow_requests_,
                          m->AddCounter({.name = "ferry_inference_shadow_requests_total",
                                         .help = "Requests copied to a shadow version",
@@ -139,7 +142,8 @@ absl::Status ModelManager::AddModel(ServedModelOptions options) {
     model->options.traffic.emplace_back(model->options.source->DefaultRef(), 100);
   std::unique_lock lock(models_mu_);
   if (models_.contains(model->options.name))
-    return absl::AlreadyExistsError(absl::StrCat("model '", model->options.name, "' is already served"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("model '", model->options.name, "' is already served"));
   models_[model->options.name] = std::move(model);
   return absl::OkStatus();
 }
@@ -150,6 +154,13 @@ void ModelManager::SetRepository(std::shared_ptr<const repository::ModelReposito
   repository_defaults_ = std::move(defaults);
 }
 
+std::vector<std::shared_ptr<ModelManager::ServedModel>> ModelManager::AllModels() const {
+  std::shared_lock lock(models_mu_);
+  std::vector<std::shared_ptr<ServedModel>> models;
+  for (const auto& [name, model] : models_) models.push_back(model);
+  return models;
+}
+
 std::shared_ptr<ModelManager::ServedModel> ModelManager::Find(const std::string& name) const {
   std::shared_lock lock(models_mu_);
   auto it = models_.find(name);
@@ -157,11 +168,7 @@ std::shared_ptr<ModelManager::ServedModel> ModelManager::Find(const std::string&
 }
 
 absl::Status ModelManager::LoadAll() {
-  std::vector<std::shared_ptr<ServedModel>> models;
-  {
-    std::shared_lock lock(models_mu_);
-    for (auto& [name, model] : models_) models.push_back(model);
-  }
+  std::vector<std::shared_ptr<ServedModel>> models = AllModels();
   absl::Status first = absl::OkStatus();
   for (auto& model : models) {
     absl::Status status = Reload(*model);
@@ -208,13 +215,12 @@ absl::StatusOr<std::shared_ptr<ModelManager::LoadedVersion>> ModelManager::LoadV
   loaded->metadata = loaded->backend->metadata();
   loaded->metadata.max_batch_size = 0;  // the batcher enforces max_batch_size
   ModelBackend* backend = loaded->backend.get();
-  FERRY_ASSIGN_OR_RETURN(
-      loaded->batcher,
-      batching::DynamicBatcher::Create(
-          batching, [backend](std::span<const Tensor> inputs,
-                              std::span<const RequestedOutput> outputs) {
-            return backend->Execute(inputs, outputs);
-          }));
+  FERRY_ASSIGN_OR_RETURN(loaded->batcher,
+                         batching::DynamicBatcher::Create(
+                             batching, [backend](std::span<const Tensor> inputs,
+                                                 std::span<const RequestedOutput> outputs) {
+                               return backend->Execute(inputs, outputs);
+                             }));
   loaded->batching = batching;
   loaded->load_seconds = (options_.clock->MonotonicMicros() - start_us) / 1e6;
   std::string_view labels[] = {model.options.name, loaded->version};
@@ -326,11 +332,7 @@ void ModelManager::PollLoop() {
     poll_cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_interval_ms));
     if (stop_polling_) break;
     lock.unlock();
-    std::vector<std::shared_ptr<ServedModel>> models;
-    {
-      std::shared_lock models_lock(models_mu_);
-      for (auto& [name, model] : models_) models.push_back(model);
-    }
+    std::vector<std::shared_ptr<ServedModel>> models = AllModels();
     for (auto& model : models) {
       {
         std::lock_guard state_lock(model->state_mu);
@@ -350,11 +352,7 @@ void ModelManager::Drain() {
   poll_cv_.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
   if (draining_.exchange(true)) return;
-  std::vector<std::shared_ptr<ServedModel>> models;
-  {
-    std::shared_lock lock(models_mu_);
-    for (auto& [name, model] : models_) models.push_back(model);
-  }
+  std::vector<std::shared_ptr<ServedModel>> models = AllModels();
   for (auto& model : models) {
     auto state = model->Snapshot();
     if (!state) continue;
@@ -434,8 +432,10 @@ absl::StatusOr<json> ModelManager::GetModelConfig(const std::string& name,
   if (!config.contains("backend") || config["backend"] == "") config["backend"] = lv.format;
   config["max_batch_size"] = b.max_batch_size;
   json inputs = json::array(), outputs = json::array();
-  for (const auto& s : lv.backend->metadata().inputs) inputs.push_back(TensorConfigJson(s, batched));
-  for (const auto& s : lv.backend->metadata().outputs) outputs.push_back(TensorConfigJson(s, batched));
+  for (const auto& s : lv.backend->metadata().inputs)
+    inputs.push_back(TensorConfigJson(s, batched));
+  for (const auto& s : lv.backend->metadata().outputs)
+    outputs.push_back(TensorConfigJson(s, batched));
   config["input"] = inputs;
   config["output"] = outputs;
   if (batched) {
@@ -447,8 +447,8 @@ absl::StatusOr<json> ModelManager::GetModelConfig(const std::string& name,
                                    {{"max_queue_size", b.max_queue_size},
                                     {"default_timeout_microseconds", b.default_timeout_us}}}};
   }
-  config["instance_group"] = json::array(
-      {{{"name", name}, {"kind", "KIND_CPU"}, {"count", b.instances}}});
+  config["instance_group"] =
+      json::array({{{"name", name}, {"kind", "KIND_CPU"}, {"count", b.instances}}});
   return config;
 }
 
@@ -456,8 +456,7 @@ absl::StatusOr<json> ModelManager::GetModelStatistics(const std::string& name,
                                                       const std::string& version) const {
   std::vector<std::shared_ptr<ServedModel>> models;
   if (name.empty()) {
-    std::shared_lock lock(models_mu_);
-    for (auto& [n, model] : models_) models.push_back(model);
+    models = AllModels();
   } else {
     auto model = Find(name);
     if (!model) return UnknownModel(name);
@@ -507,12 +506,14 @@ std::vector<RepositoryEntry> ModelManager::RepositoryIndex(bool ready_only) cons
   for (const auto& [name, model] : models_) {
     std::lock_guard state_lock(model->state_mu);
     if (model->unloaded) {
-      if (!ready_only) entries.push_back({.name = name, .state = "UNAVAILABLE", .reason = "unloaded"});
+      if (!ready_only)
+        entries.push_back({.name = name, .state = "UNAVAILABLE", .reason = "unloaded"});
       continue;
     }
     if (model->state) {
       for (const auto& [version, loaded] : model->state->versions)
-        entries.push_back({.name = name, .version = version, .state = "READY", .reason = model->last_error});
+        entries.push_back(
+            {.name = name, .version = version, .state = "READY", .reason = model->last_error});
     } else if (!ready_only) {
       entries.push_back({.name = name, .state = model->status, .reason = model->last_error});
     }
@@ -521,7 +522,8 @@ std::vector<RepositoryEntry> ModelManager::RepositoryIndex(bool ready_only) cons
     auto listed = repository_->ListModels();
     if (listed.ok()) {
       for (const auto& name : *listed)
-        if (!models_.contains(name)) entries.push_back({.name = name, .state = "UNAVAILABLE", .reason = "not loaded"});
+        if (!models_.contains(name))
+          entries.push_back({.name = name, .state = "UNAVAILABLE", .reason = "not loaded"});
     }
   }
   return entries;
@@ -603,7 +605,8 @@ void ModelManager::Infer(InferRequest request, InferCallback done) {
   if (!model) return done(UnknownModel(request.model_name));
   auto state = model->Snapshot();
   if (!state)
-    return done(absl::UnavailableError(absl::StrCat("model '", request.model_name, "' is not ready")));
+    return done(
+        absl::UnavailableError(absl::StrCat("model '", request.model_name, "' is not ready")));
   if (request.id.empty()) request.id = NewUuid();
   std::string version;
   std::string shadow;
@@ -611,8 +614,9 @@ void ModelManager::Infer(InferRequest request, InferCallback done) {
   if (!request.model_version.empty()) {
     version = request.model_version;
     if (!state->versions.contains(version))
-      return done(absl::NotFoundError(absl::StrCat("Request for unknown model: '", request.model_name,
-                                                   "' version ", version, " is not found")));
+      return done(
+          absl::NotFoundError(absl::StrCat("Request for unknown model: '", request.model_name,
+                                           "' version ", version, " is not found")));
   } else {
     auto choice = state->router->Choose(request.route_key.empty() ? request.id : request.route_key);
     version = choice.version;
@@ -630,7 +634,8 @@ void ModelManager::Infer(InferRequest request, InferCallback done) {
   for (const auto& output : request.outputs) {
     auto count = ClassificationCount(output);
     if (!count.ok()) return done(count.status());
-    if (count->has_value()) classify = std::make_shared<std::vector<RequestedOutput>>(request.outputs);
+    if (count->has_value())
+      classify = std::make_shared<std::vector<RequestedOutput>>(request.outputs);
   }
   if (classify) {
     done = [classify, done = std::move(done)](absl::StatusOr<InferResponse> result) {
@@ -655,21 +660,20 @@ void ModelManager::Infer(InferRequest request, InferCallback done) {
     }
   }
   if (options_.inference_log == nullptr) {
-    loaded->batcher->Enqueue(std::move(request),
-                             [this, model, version, start_us, done = std::move(done)](
-                                 absl::StatusOr<InferResponse> result) {
-                               Finish(model, version, start_us, nullptr, std::move(result), done,
-                                      "primary");
-                             });
+    loaded->batcher->Enqueue(
+        std::move(request), [this, model, version, start_us,
+                             done = std::move(done)](absl::StatusOr<InferResponse> result) {
+          Finish(model, version, start_us, nullptr, std::move(result), done, "primary");
+        });
     return;
   }
   // The hook needs the inputs after the batcher consumed the request.
   auto kept = std::make_shared<InferRequest>(request);
-  loaded->batcher->Enqueue(std::move(request), [this, model, version, start_us, kept, route,
-                                                done = std::move(done)](
-                                                   absl::StatusOr<InferResponse> result) {
-    Finish(model, version, start_us, kept.get(), std::move(result), done, route);
-  });
+  loaded->batcher->Enqueue(
+      std::move(request), [this, model, version, start_us, kept, route,
+                           done = std::move(done)](absl::StatusOr<InferResponse> result) {
+        Finish(model, version, start_us, kept.get(), std::move(result), done, route);
+      });
 }
 
 void ModelManager::Collect(std::vector<monitoring::FamilySnapshot>& out) const {
@@ -691,15 +695,12 @@ void ModelManager::Collect(std::vector<monitoring::FamilySnapshot>& out) const {
   monitoring::FamilySnapshot batch{.name = "ferry_inference_batch_size",
                                    .help = "Rows per model execution",
                                    .type = monitoring::MetricType::kHistogram};
-  monitoring::FamilySnapshot dropped{.name = "ferry_inference_log_dropped_total",
-                                     .help = "Inference records the monitoring hook dropped (queue full)",
-                                     .type = monitoring::MetricType::kCounter};
+  monitoring::FamilySnapshot dropped{
+      .name = "ferry_inference_log_dropped_total",
+      .help = "Inference records the monitoring hook dropped (queue full)",
+      .type = monitoring::MetricType::kCounter};
   static const std::vector<double> kBatchBounds = {1, 2, 4, 8, 16, 32, 64, 128, 256};
-  std::vector<std::shared_ptr<ServedModel>> models;
-  {
-    std::shared_lock lock(models_mu_);
-    for (auto& [n, model] : models_) models.push_back(model);
-  }
+  std::vector<std::shared_ptr<ServedModel>> models = AllModels();
   for (const auto& model : models) {
     auto state = model->Snapshot();
     if (!state) continue;

@@ -57,8 +57,8 @@ struct ModelManagerOptions {
   int64_t poll_interval_ms = 5000;
   // Header whose value routes a request stickily (empty: none). When absent
   // on a request, the request id is hashed.
-  const BackendRegistry* backends = nullptr;  // required
-  monitoring::Registry* metrics = nullptr;    // required
+  const BackendRegistry* backends = nullptr;          // required
+  monitoring::Registry* metrics = nullptr;            // required
   monitoring::InferenceLog* inference_log = nullptr;  // optional monitoring hook
   std::string server_version;
   Clock* clock = Clock::Real();
@@ -108,6 +108,7 @@ class ModelManager final : public InferenceService {
  private:
   explicit ModelManager(const ModelManagerOptions& options);
   std::shared_ptr<ServedModel> Find(const std::string& name) const;
+  std::vector<std::shared_ptr<ServedModel>> AllModels() const;
   absl::Status Reload(ServedModel& model);
   absl::StatusOr<std::shared_ptr<LoadedVersion>> LoadVersion(ServedModel& model,
                                                              const ResolvedVersion& resolved);

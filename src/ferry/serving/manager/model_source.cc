@@ -38,8 +38,8 @@ absl::Status RemoteError(const http::ClientResponse& r, const std::string& what)
   if (parsed.is_object() && parsed.contains("message") && parsed["message"].is_string())
     message = parsed["message"].get<std::string>();
   std::string text = absl::StrCat(what, ": HTTP ", r.status, ": ", message);
-  if (r.status == 404 || (parsed.is_object() && parsed.value("error_code", "") ==
-                                                    "RESOURCE_DOES_NOT_EXIST"))
+  if (r.status == 404 ||
+      (parsed.is_object() && parsed.value("error_code", "") == "RESOURCE_DOES_NOT_EXIST"))
     return absl::NotFoundError(text);
   if (r.status >= 400 && r.status < 500) return absl::InvalidArgumentError(text);
   return absl::UnavailableError(text);
@@ -116,7 +116,8 @@ class RegistrySource : public ModelSource {
     fs::path tmp = dir.string() + ".tmp-" + NewHexId();
     std::error_code ec;
     fs::create_directories(tmp, ec);
-    if (ec) return absl::InternalError(absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
+    if (ec)
+      return absl::InternalError(absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
     size_t files = 0;
     absl::Status status = CopyTree(root, "", tmp, files);
     if (status.ok()) {
@@ -124,7 +125,8 @@ class RegistrySource : public ModelSource {
       fs::remove_all(dir, ec);
       fs::create_directories(dir.parent_path(), ec);
       fs::rename(tmp, dir, ec);
-      if (ec) status = absl::InternalError(absl::StrCat("cannot move download into ", dir.string()));
+      if (ec)
+        status = absl::InternalError(absl::StrCat("cannot move download into ", dir.string()));
     }
     if (!status.ok()) fs::remove_all(tmp, ec);
     return status;
@@ -133,16 +135,17 @@ class RegistrySource : public ModelSource {
   absl::Status CopyTree(const std::string& root, const std::string& sub, const fs::path& out,
                         size_t& files) {
     std::string listed = sub.empty() ? root : root + "/" + sub;
-    FERRY_ASSIGN_OR_RETURN(
-        json body, GetJson(absl::StrCat("/api/2.0/mlflow-artifacts/artifacts?path=",
-                                        PercentEncode(listed, /*keep_slash=*/false)),
-                           absl::StrCat("listing artifacts ", listed)));
+    FERRY_ASSIGN_OR_RETURN(json body,
+                           GetJson(absl::StrCat("/api/2.0/mlflow-artifacts/artifacts?path=",
+                                                PercentEncode(listed, /*keep_slash=*/false)),
+                                   absl::StrCat("listing artifacts ", listed)));
     if (!body.contains("files")) return absl::OkStatus();
     for (const json& entry : body["files"]) {
       std::string path = entry.value("path", "");
       // Entries are relative to the listed directory or to the root,
       // depending on the server; the last segment is all we need.
-      std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+      std::string base =
+          path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
       std::string rel_in = sub.empty() ? base : sub + "/" + base;
       FERRY_ASSIGN_OR_RETURN(std::string rel, artifacts::CanonicalizeRelativePath(rel_in));
       if (entry.value("is_dir", false)) {

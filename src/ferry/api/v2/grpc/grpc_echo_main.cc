@@ -5,13 +5,13 @@
 //   grpc_echo_server [port] [--async]
 //   then e.g. perf_analyzer -m echo -i grpc -u localhost:<n>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
-
-#include <chrono>
 
 #include "ferry/api/v2/grpc/grpc_server.h"
 #include "ferry/api/v2/grpc/testing/echo_inference_service.h"

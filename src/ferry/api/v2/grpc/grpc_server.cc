@@ -29,7 +29,8 @@ namespace pb = ::inference;
 using serving::DataType;
 
 // Tensor data is packed little-endian; typed contents are copied with memcpy.
-static_assert(std::endian::native == std::endian::little, "typed tensor packing assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "typed tensor packing assumes a little-endian host");
 
 using ParameterMap = google::protobuf::Map<std::string, pb::InferParameter>;
 
@@ -149,7 +150,8 @@ absl::StatusOr<uint64_t> UnsignedParameter(const ParameterMap& parameters, const
   return value;
 }
 
-absl::Status ApplyRequestParameters(const ParameterMap& parameters, serving::InferRequest* request) {
+absl::Status ApplyRequestParameters(const ParameterMap& parameters,
+                                    serving::InferRequest* request) {
   request->parameters = ParametersToJson(parameters);
   if (auto it = parameters.find("binary_data_output"); it != parameters.end()) {
     if (it->second.parameter_choice_case() != pb::InferParameter::kBoolParam) {
@@ -190,7 +192,8 @@ void AppendPacked(T value, std::string* out) {
 absl::Status CountMismatch(const std::string& name, const char* field, int64_t expected,
                            int actual) {
   return absl::InvalidArgumentError(absl::StrCat("input '", name, "': expected ", expected,
-                                                 " elements in contents.", field, ", got ", actual));
+                                                 " elements in contents.", field, ", got ",
+                                                 actual));
 }
 
 // Packs repeated `values` as elements of type To, checking the element count
@@ -207,8 +210,8 @@ absl::StatusOr<std::string> PackRepeated(const std::string& name, const char* fi
                   sizeof(To) < sizeof(From)) {
       if (value < static_cast<From>(std::numeric_limits<To>::min()) ||
           value > static_cast<From>(std::numeric_limits<To>::max())) {
-        return absl::InvalidArgumentError(absl::StrCat("input '", name, "': value ", value,
-                                                       " out of range for its datatype"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("input '", name, "': value ", value, " out of range for its datatype"));
       }
     }
     AppendPacked(static_cast<To>(value), &data);
@@ -217,8 +220,7 @@ absl::StatusOr<std::string> PackRepeated(const std::string& name, const char* fi
 }
 
 // Converts InferTensorContents to the packed layout of serving::Tensor.
-absl::StatusOr<std::string> PackTypedContents(const std::string& name, DataType type,
-                                              int64_t count,
+absl::StatusOr<std::string> PackTypedContents(const std::string& name, DataType type, int64_t count,
                                               const pb::InferTensorContents& contents) {
   switch (type) {
     case DataType::kBool: {
@@ -285,9 +287,9 @@ absl::StatusOr<serving::InferRequest> DecodeInferRequest(pb::ModelInferRequest& 
 
   const bool raw = message.raw_input_contents_size() > 0;
   if (raw && message.raw_input_contents_size() != message.inputs_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "raw_input_contents has ", message.raw_input_contents_size(),
-        " entries but the request has ", message.inputs_size(), " inputs"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("raw_input_contents has ", message.raw_input_contents_size(),
+                     " entries but the request has ", message.inputs_size(), " inputs"));
   }
   request.inputs.reserve(message.inputs_size());
   for (int i = 0; i < message.inputs_size(); ++i) {
@@ -546,7 +548,8 @@ class StreamInferReactor
 
 // ---------------------------------------------------------------- service
 
-grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context, const absl::Status& status) {
+grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context,
+                                  const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;

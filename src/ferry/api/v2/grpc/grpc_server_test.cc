@@ -23,9 +23,9 @@ namespace ferry::api::v2 {
 namespace {
 
 namespace pb = ::inference;
+using testing::EchoInferenceService;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::EchoInferenceService;
 
 template <typename T>
 std::string Pack(const std::vector<T>& values) {

@@ -58,8 +58,10 @@ class EchoInferenceService : public serving::InferenceService {
     serving::ModelMetadataView view{.name = name, .versions = {"1"}};
     view.metadata.platform = "ferry_echo";
     view.metadata.max_batch_size = 8;
-    view.metadata.inputs = {{.name = "INPUT0", .datatype = serving::DataType::kFp32, .shape = {-1, 4}}};
-    view.metadata.outputs = {{.name = "OUTPUT0", .datatype = serving::DataType::kFp32, .shape = {-1, 4}}};
+    view.metadata.inputs = {
+        {.name = "INPUT0", .datatype = serving::DataType::kFp32, .shape = {-1, 4}}};
+    view.metadata.outputs = {
+        {.name = "OUTPUT0", .datatype = serving::DataType::kFp32, .shape = {-1, 4}}};
     return view;
   }
 
@@ -100,7 +102,9 @@ class EchoInferenceService : public serving::InferenceService {
                                                     const std::string& version) const override {
     if (!name.empty() && !Known(name, version)) return NotFound(name);
     const uint64_t n = successes_.load();
-    auto duration = [](uint64_t count, uint64_t ns) { return nlohmann::json{{"count", count}, {"ns", ns}}; };
+    auto duration = [](uint64_t count, uint64_t ns) {
+      return nlohmann::json{{"count", count}, {"ns", ns}};
+    };
     nlohmann::json stats = {
         {"name", "echo"},
         {"version", "1"},
@@ -151,13 +155,14 @@ class EchoInferenceService : public serving::InferenceService {
     }
     if (options_.async_completion || hold) {
       std::lock_guard<std::mutex> lock(mu_);
-      threads_.emplace_back([this, hold, request = std::move(request), done = std::move(done)]() mutable {
-        if (hold) {
-          std::unique_lock<std::mutex> lock(mu_);
-          cv_.wait(lock, [this] { return released_; });
-        }
-        Complete(std::move(request), done);
-      });
+      threads_.emplace_back(
+          [this, hold, request = std::move(request), done = std::move(done)]() mutable {
+            if (hold) {
+              std::unique_lock<std::mutex> lock(mu_);
+              cv_.wait(lock, [this] { return released_; });
+            }
+            Complete(std::move(request), done);
+          });
       return;
     }
     Complete(std::move(request), done);
@@ -214,7 +219,8 @@ class EchoInferenceService : public serving::InferenceService {
     for (const auto& requested : request.outputs) {
       bool found = false;
       for (const auto& output : response.outputs) found |= output.name == requested.name;
-      if (!found) return absl::InvalidArgumentError(absl::StrCat("unknown output '", requested.name, "'"));
+      if (!found)
+        return absl::InvalidArgumentError(absl::StrCat("unknown output '", requested.name, "'"));
     }
     return response;
   }
