@@ -162,6 +162,7 @@ class ServingTest : public ::testing::Test {
     model.source = source_;
     model.traffic = std::move(traffic);
     model.batching.max_batch_size = 64;
+    model.batching.execute_inline_when_idle = true;  // as `ferry serve` runs it
     return model;
   }
   std::unique_ptr<http::Client> NewClient() {

@@ -84,6 +84,7 @@ int RunServe(const ServeFlags& flags) {
   defaults.batching.default_timeout_us = flags.default_timeout_us;
   defaults.batching.priority_levels = flags.priority_levels;
   defaults.batching.instances = flags.instances;
+  defaults.batching.execute_inline_when_idle = true;
   defaults.model_threads = flags.model_threads;
   if (absl::Status st = serving::batching::ValidateBatcherOptions(defaults.batching); !st.ok())
     return Fail(st);

@@ -59,8 +59,13 @@ bool InferenceLog::TryPush(InferenceRecord&& record) {
   }
   cell->record = std::move(record);
   cell->sequence.store(pos + 1, std::memory_order_release);
-  wakeups_.fetch_add(1, std::memory_order_release);
-  wakeups_.notify_one();
+  // Wake the consumer only when it sleeps: a futex wake per request would
+  // cost a context switch per inference. Pairs with the fence in Run().
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (idle_.load(std::memory_order_relaxed) && idle_.exchange(false, std::memory_order_acq_rel)) {
+    wakeups_.fetch_add(1, std::memory_order_release);
+    wakeups_.notify_one();
+  }
   // Last touch of *this: Stop() may return and the log be destroyed as soon
   // as the consumer sees 0.
   active_producers_.fetch_sub(1, std::memory_order_seq_cst);
@@ -106,10 +111,21 @@ void InferenceLog::Run() {
     return true;
   };
   for (;;) {
-    const uint32_t seen = wakeups_.load(std::memory_order_acquire);
-    if (drain_once()) continue;
+    if (drain_once()) {
+      // Under load, collect for a moment instead of waking per record.
+      if (!stopping_.load(std::memory_order_seq_cst)) std::this_thread::sleep_for(kLinger);
+      continue;
+    }
     if (stopping_.load(std::memory_order_seq_cst)) break;
+    const uint32_t seen = wakeups_.load(std::memory_order_acquire);
+    idle_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (drain_once() || stopping_.load(std::memory_order_seq_cst)) {
+      idle_.store(false, std::memory_order_relaxed);
+      continue;
+    }
     wakeups_.wait(seen, std::memory_order_acquire);
+    idle_.store(false, std::memory_order_relaxed);
   }
   // Producers that passed the stopping_ check before Stop() are still
   // publishing; their records were accepted and must be delivered.

@@ -11,6 +11,7 @@
 // therefore costs records, never latency.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -106,6 +107,12 @@ class InferenceLog {
   // Bumped after every push and on Stop(); the consumer waits on it when
   // the ring is empty.
   std::atomic<uint32_t> wakeups_{0};  // 32 bits: a native futex word
+  // The consumer is (about to be) waiting on wakeups_; the first producer
+  // to clear it wakes the consumer.
+  std::atomic<bool> idle_{false};
+  // How long the consumer waits after a non-empty drain, so that under load
+  // it wakes at most ~1000 times a second instead of once per record.
+  static constexpr std::chrono::milliseconds kLinger{1};
   // Producers between their check of stopping_ and publishing their record;
   // the consumer waits for 0 before its final drain so no accepted record is
   // stranded.

@@ -201,18 +201,39 @@ void DynamicBatcher::Enqueue(serving::InferRequest request, serving::InferCallba
 
   absl::Status status;
   int64_t queued = 0;
+  std::vector<QueuedRequest> inline_batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {
       status = absl::UnavailableError("draining");
     } else {
+      const bool run_inline = options_.execute_inline_when_idle &&
+                              options_.max_queue_delay_us == 0 && queue_.size() == 0 &&
+                              busy_ < options_.instances;
       status = queue_.Enqueue(std::move(item), now_us);
-      if (status.ok()) pending_.fetch_add(1, std::memory_order_relaxed);
+      if (status.ok()) {
+        pending_.fetch_add(1, std::memory_order_relaxed);
+        if (run_inline) {
+          inline_batch = std::move(queue_.Poll(now_us).batch);
+          if (!inline_batch.empty()) ++busy_;
+        }
+      }
     }
     queued = queue_.size();
   }
   if (status.ok()) {
-    cv_.notify_one();
+    if (inline_batch.empty()) {
+      cv_.notify_one();
+      return;
+    }
+    RunBatch(std::move(inline_batch), now_us);
+    bool more;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --busy_;
+      more = queue_.size() > 0;
+    }
+    if (more) cv_.notify_one();
     return;
   }
   // Enqueue left `item` unmoved; answer it here.
@@ -249,15 +270,22 @@ BatcherStats DynamicBatcher::Stats() const {
 void DynamicBatcher::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
+    if (busy_ >= options_.instances && !stopping_) {  // inline executions hold every instance
+      cv_.wait(lock);
+      continue;
+    }
     const int64_t now_us = options_.clock->MonotonicMicros();
     BatchQueue::PollResult polled = stopping_ ? queue_.Flush(now_us) : queue_.Poll(now_us);
     if (!polled.batch.empty() || !polled.expired.empty()) {
       // Another instance may take what is left while this one executes.
       if (queue_.size() > 0) cv_.notify_one();
+      const bool executes = !polled.batch.empty();
+      if (executes) ++busy_;
       lock.unlock();
       FailExpired(std::move(polled.expired));
-      if (!polled.batch.empty()) RunBatch(std::move(polled.batch), now_us);
+      if (executes) RunBatch(std::move(polled.batch), now_us);
       lock.lock();
+      if (executes) --busy_;
       continue;
     }
     if (stopping_ && queue_.size() == 0) return;

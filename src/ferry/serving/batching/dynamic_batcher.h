@@ -132,6 +132,7 @@ class DynamicBatcher {
   std::condition_variable cv_;
   BatchQueue queue_;       // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
+  int busy_ = 0;           // guarded by mu_; instances executing (workers + inline)
   std::vector<std::thread> workers_;
   std::once_flag join_once_;
 

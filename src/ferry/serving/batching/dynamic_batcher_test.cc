@@ -519,3 +519,50 @@ TEST(DynamicBatcherTest, FakeClockTimeoutsAndStatistics) {
 
 }  // namespace
 }  // namespace ferry::serving::batching
+
+namespace ferry::serving::batching {
+namespace {
+
+TEST(DynamicBatcherInlineTest, IdleInstanceExecutesOnTheCallerAndLoadStillBatches) {
+  std::mutex mu;
+  std::vector<std::thread::id> threads;
+  Gate gate;
+  std::atomic<bool> hold{false};
+  DoublingModel model;
+  auto execute = [&](std::span<const Tensor> inputs, std::span<const RequestedOutput> outputs) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      threads.push_back(std::this_thread::get_id());
+    }
+    if (hold.load()) gate.Pass();
+    return model(inputs, outputs);
+  };
+  auto batcher = MakeBatcher(
+      {.max_batch_size = 8, .max_queue_delay_us = 0, .instances = 1, .execute_inline_when_idle = true},
+      execute);
+  // Idle: answered on this thread before Enqueue returns.
+  bool answered = false;
+  batcher->Enqueue(Request("a", 1, 1), [&](absl::StatusOr<InferResponse> r) {
+    answered = r.ok();
+  });
+  EXPECT_TRUE(answered);
+  ASSERT_EQ(threads.size(), 1u);
+  EXPECT_EQ(threads[0], std::this_thread::get_id());
+  // Busy (another caller holds the only instance inline): later requests
+  // queue and a worker batches them once the instance frees up.
+  hold = true;
+  Answers answers;
+  std::thread first([&] { batcher->Enqueue(Request("b", 1, 2), answers.For("b")); });
+  gate.WaitEntered(1);
+  hold = false;
+  for (int i = 0; i < 4; ++i)
+    batcher->Enqueue(Request("q" + std::to_string(i), 1, 3), answers.For("q" + std::to_string(i)));
+  gate.Open();
+  first.join();
+  answers.WaitFor(5);
+  EXPECT_EQ(model.rows().back(), 4);  // the four queued requests ran as one batch
+  EXPECT_EQ(batcher->pending(), 0);
+}
+
+}  // namespace
+}  // namespace ferry::serving::batching

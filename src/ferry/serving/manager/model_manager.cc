@@ -196,7 +196,10 @@ absl::StatusOr<std::shared_ptr<ModelManager::LoadedVersion>> ModelManager::LoadV
   if (resolved.config) {
     const auto& c = *resolved.config;
     spec.parameters = c.parameters;
-    if (c.max_batch_size > 0) batching.max_batch_size = c.max_batch_size;
+    // A config file governs its model, as in Triton: max_batch_size 0 or no
+    // dynamic_batching block means every request executes on its own.
+    batching.max_batch_size = c.dynamic_batching_enabled ? c.max_batch_size : 0;
+    batching.preferred_batch_sizes.clear();
     if (c.dynamic_batching_enabled) {
       batching.preferred_batch_sizes = c.preferred_batch_sizes;
       batching.max_queue_delay_us = c.max_queue_delay_us;

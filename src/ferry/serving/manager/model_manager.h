@@ -46,8 +46,9 @@ struct ServedModelOptions {
   // Ref of a shadow version: gets a copy of every request; its answer is
   // recorded in the inference log, never returned. Empty: none.
   std::string shadow_ref;
-  // Batching for every version; a repository config's dynamic_batching /
-  // instance_group / max_batch_size override these fields.
+  // Batching for every version. A repository model with a config file takes
+  // max_batch_size, dynamic_batching and instance_group from it instead
+  // (Triton semantics: no dynamic_batching block = no batching).
   batching::BatcherOptions batching;
   int model_threads = 1;  // threads one Execute() may use
 };

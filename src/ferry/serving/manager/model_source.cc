@@ -197,7 +197,9 @@ class RepositorySource : public ModelSource {
     return ResolvedVersion{.version = std::to_string(model.versions[index].version),
                            .path = model.versions[index].path,
                            .format = repository::FormatFromConfig(model.config),
-                           .config = model.config};
+                           .config = model.config_path.empty()
+                                         ? std::nullopt
+                                         : std::optional(model.config)};
   }
 
  private:

@@ -9,11 +9,12 @@
 // Fault injection through request parameters:
 //   "fail_code" (int64): fail with that absl::StatusCode.
 //   "hold" (bool): complete only after Release() (tests graceful shutdown).
-// With Options::async_completion the callback runs on a fresh thread
+// With Options::async_completion callbacks run on one completion thread
 // (joined by the destructor); otherwise inline inside Infer().
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -36,12 +37,12 @@ class EchoInferenceService : public serving::InferenceService {
 
   ~EchoInferenceService() override {
     Release();
-    std::vector<std::thread> threads;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      threads.swap(threads_);
+      stopping_ = true;
     }
-    for (std::thread& thread : threads) thread.join();
+    cv_.notify_all();
+    if (completer_.joinable()) completer_.join();
   }
 
   static constexpr const char* kModel = "echo";
@@ -142,41 +143,35 @@ class EchoInferenceService : public serving::InferenceService {
   }
 
   void Infer(serving::InferRequest request, serving::InferCallback done) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      last_request_ = request;
-    }
     const nlohmann::json& params = request.parameters;
     const bool hold = params.is_object() && params.value("hold", false);
-    if (hold) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++held_;
-      cv_.notify_all();
-    }
-    if (options_.async_completion || hold) {
-      std::lock_guard<std::mutex> lock(mu_);
-      threads_.emplace_back(
-          [this, hold, request = std::move(request), done = std::move(done)]() mutable {
-            if (hold) {
-              std::unique_lock<std::mutex> lock(mu_);
-              cv_.wait(lock, [this] { return released_; });
-            }
-            Complete(std::move(request), done);
-          });
+    std::unique_lock<std::mutex> lock(mu_);
+    last_request_ = request;
+    if (!options_.async_completion && !hold) {
+      lock.unlock();
+      Complete({std::move(request), std::move(done)});
       return;
     }
-    Complete(std::move(request), done);
+    if (!completer_.joinable()) completer_ = std::thread([this] { RunCompleter(); });
+    if (hold && !released_) {
+      held_.push_back({std::move(request), std::move(done)});
+    } else {
+      ready_.push_back({std::move(request), std::move(done)});
+    }
+    cv_.notify_all();
   }
 
-  // Blocks until `n` "hold" requests are inside Infer().
-  void WaitForHeld(int n) {
+  // Blocks until `n` "hold" requests are parked inside the service.
+  void WaitForHeld(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return held_ >= n; });
+    cv_.wait(lock, [&] { return held_.size() >= n; });
   }
   // Lets every held (and future) "hold" request complete.
   void Release() {
     std::lock_guard<std::mutex> lock(mu_);
     released_ = true;
+    for (Pending& pending : held_) ready_.push_back(std::move(pending));
+    held_.clear();
     cv_.notify_all();
   }
 
@@ -193,10 +188,30 @@ class EchoInferenceService : public serving::InferenceService {
     return absl::NotFoundError(absl::StrCat("unknown model '", name, "'"));
   }
 
-  void Complete(serving::InferRequest request, const serving::InferCallback& done) {
-    absl::StatusOr<serving::InferResponse> result = Echo(std::move(request));
+  struct Pending {
+    serving::InferRequest request;
+    serving::InferCallback done;
+  };
+
+  void Complete(Pending pending) {
+    absl::StatusOr<serving::InferResponse> result = Echo(std::move(pending.request));
     (result.ok() ? successes_ : failures_).fetch_add(1);
-    done(std::move(result));
+    pending.done(std::move(result));
+  }
+
+  // One completion thread: async callbacks run off the caller's thread, in
+  // queue order. Drains the queue before exiting.
+  void RunCompleter() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+      if (ready_.empty()) return;
+      Pending pending = std::move(ready_.front());
+      ready_.pop_front();
+      lock.unlock();
+      Complete(std::move(pending));
+      lock.lock();
+    }
   }
 
   static absl::StatusOr<serving::InferResponse> Echo(serving::InferRequest request) {
@@ -228,10 +243,12 @@ class EchoInferenceService : public serving::InferenceService {
   const Options options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::thread> threads_;
+  std::thread completer_;  // started by the first async request
+  std::deque<Pending> ready_;
+  std::vector<Pending> held_;
   serving::InferRequest last_request_;
-  int held_ = 0;
   bool released_ = false;
+  bool stopping_ = false;
   std::atomic<uint64_t> successes_{0};
   std::atomic<uint64_t> failures_{0};
 };
