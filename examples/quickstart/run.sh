@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quickstart: start `ferry server` on its embedded SQLite store, train a model
-# with plain MLflow client code against it, show what was recorded, stop the
-# server cleanly.
+# with plain MLflow client code against it, govern its promotion, serve it with
+# `ferry serve`, show what was recorded, stop the servers cleanly.
 #
 # Usage: examples/quickstart/run.sh [train.py args...]
 #
@@ -10,6 +10,7 @@
 #   FERRY_DATA_DIR   where the database and artifacts go (default ./ferry-data
 #                    in the repo root; kept after the run so you can look at it)
 #   PORT             default: a free port
+#   SERVE_PORT       REST port of `ferry serve` (default: a free port)
 #   QUICKSTART_SERVER=mlflow  use the real `mlflow server` from the mlflow3 venv
 #                    instead of Ferry (same flags; for comparing the two; the
 #                    governance steps are Ferry's and are skipped)
@@ -19,6 +20,9 @@
 # models policy set), approve and promote it to @champion, train a
 # deliberately worse model and watch its promotion being refused, then show
 # the champion's lineage and write its model card (promote.py, ferry CLI).
+# Then point @challenger at the worse version, start `ferry serve` on
+# models:/<model>@champion with a 90/10 canary to @challenger, and send it a
+# burst of Open Inference Protocol V2 requests (query.py).
 set -euo pipefail
 
 readonly here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,6 +33,8 @@ readonly data_dir="$(mkdir -p "${FERRY_DATA_DIR:-${repo_root}/ferry-data}" && cd
 readonly db_path="${data_dir}/ferry.db"
 readonly artifacts_dir="${data_dir}/artifacts"
 readonly log_path="${data_dir}/server.log"
+readonly serve_log_path="${data_dir}/serve.log"
+readonly serving_cache="${data_dir}/serving-cache"
 readonly experiment="${QUICKSTART_EXPERIMENT:-quickstart}"
 readonly model_name="${QUICKSTART_MODEL:-quickstart-credit}"
 readonly model_card="${data_dir}/model-card.html"
@@ -36,7 +42,8 @@ export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 
 venv="$("${repo_root}/scripts/venv.sh" mlflow3 "${repo_root}/tests/compat/requirements-mlflow3.txt")"
 py="${venv}/bin/python"
-port="${PORT:-$("${py}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+free_port() { "${py}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port="${PORT:-$(free_port)}"
 readonly url="http://127.0.0.1:${port}"
 
 server_flags=(server --host 127.0.0.1 --port "${port}"
@@ -59,21 +66,52 @@ echo "quickstart: starting ${server_kind} server on ${url} (log: ${log_path})"
 # any worker processes it forks (mlflow's uvicorn/gunicorn workers).
 setsid "${server_cmd[@]}" >>"${log_path}" 2>&1 &
 server_pid=$!
+serve_pid=""
+serve_it=0
 
-stop_server() {
-  if kill -0 "${server_pid}" 2>/dev/null; then
-    kill -TERM "${server_pid}" 2>/dev/null || true
+# stop_pid <pid> <what>: SIGTERM, up to 30 s to exit, then SIGKILL its group.
+stop_pid() {
+  if [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1" 2>/dev/null || true
     for _ in $(seq 1 300); do
-      kill -0 "${server_pid}" 2>/dev/null || break
+      kill -0 "$1" 2>/dev/null || break
       sleep 0.1
     done
-    if kill -0 "${server_pid}" 2>/dev/null; then
-      echo "quickstart: server did not exit within 30s of SIGTERM; killing it" >&2
-      kill -KILL -- "-${server_pid}" 2>/dev/null || true
+    if kill -0 "$1" 2>/dev/null; then
+      echo "quickstart: $2 did not exit within 30s of SIGTERM; killing it" >&2
+      kill -KILL -- "-$1" 2>/dev/null || true
     fi
   fi
 }
-trap stop_server EXIT
+stop_servers() {
+  stop_pid "${serve_pid}" "ferry serve"
+  stop_pid "${server_pid}" "server"
+}
+trap stop_servers EXIT
+
+# stop_cleanly <pid> <what> <log>: SIGTERM and expect exit code 0.
+stop_cleanly() {
+  local code
+  kill -TERM "$1"
+  set +e
+  for _ in $(seq 1 300); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$1" 2>/dev/null; then
+    echo "quickstart: $2 still running 30s after SIGTERM; see $3" >&2
+    exit 1
+  fi
+  wait "$1"
+  code=$?
+  set -e
+  if [[ ${code} -ne 0 ]]; then
+    echo "quickstart: $2 exited with code ${code} (expected 0); see $3" >&2
+    tail -n 30 "$3" >&2
+    exit 1
+  fi
+  echo "quickstart: $2 exited cleanly"
+}
 
 for _ in $(seq 1 600); do
   if ! kill -0 "${server_pid}" 2>/dev/null; then
@@ -170,9 +208,59 @@ else
     echo "quickstart: audit trail of ${model_name}:"
     ferry_cli audit log --object "${model_name}"
     ferry_cli audit verify
+
+    echo
+    echo "quickstart: version ${worse_version} becomes @challenger (only @champion is gated)"
+    promote_py promote --name "${model_name}" --version "${worse_version}" --alias challenger
+    serve_it=1
   fi
 fi
 run_id="${baseline_run_id}"
+
+echo
+if [[ ${serve_it} -ne 1 ]]; then
+  echo "quickstart: skipping the serving step (\`ferry serve\` is shown after Ferry's governance steps, which did not run on this ${server_kind} server)"
+else
+  serve_port="${SERVE_PORT:-$(free_port)}"
+  readonly serve_url="http://127.0.0.1:${serve_port}"
+  serve_cmd=("${ferry_bin}" serve --model "credit=models:/${model_name}@champion"
+    --traffic "credit=@champion:90,@challenger:10" --tracking-uri "${url}"
+    --http-port "${serve_port}" --grpc-port -1 --cache-dir "${serving_cache}"
+    --poll-interval-ms 1000)
+  echo "quickstart: serving models:/${model_name}@champion as 'credit' on ${serve_url}, 10% of requests to @challenger (log: ${serve_log_path})"
+  echo "  ${serve_cmd[*]}"
+  setsid "${serve_cmd[@]}" >>"${serve_log_path}" 2>&1 &
+  serve_pid=$!
+  ready=0
+  for _ in $(seq 1 600); do
+    if ! kill -0 "${serve_pid}" 2>/dev/null; then
+      echo "quickstart: ferry serve exited during start-up:" >&2
+      tail -n 30 "${serve_log_path}" >&2
+      exit 1
+    fi
+    if [[ "$(curl -s -o /dev/null -w '%{http_code}' "${serve_url}/v2/health/ready" 2>/dev/null || true)" == "200" ]]; then
+      ready=1
+      break
+    fi
+    sleep 0.1
+  done
+  if [[ ${ready} -ne 1 ]]; then
+    echo "quickstart: ferry serve not ready after 60s:" >&2
+    tail -n 30 "${serve_log_path}" >&2
+    exit 1
+  fi
+  echo "quickstart: ferry serve is ready"
+  echo
+  "${py}" "${here}/query.py" --url "${serve_url}" --model credit --requests 200 || {
+    echo "quickstart: query.py failed; ferry serve log:" >&2
+    tail -n 30 "${serve_log_path}" >&2
+    exit 1
+  }
+  echo
+  echo "quickstart: stopping ferry serve (SIGTERM)"
+  stop_cleanly "${serve_pid}" "ferry serve" "${serve_log_path}"
+  serve_pid=""
+fi
 
 echo
 echo "quickstart: what the server recorded for experiment '${experiment}':"
@@ -187,35 +275,30 @@ fi
 
 echo
 echo "quickstart: stopping the server (SIGTERM)"
-kill -TERM "${server_pid}"
-set +e
-for _ in $(seq 1 300); do
-  kill -0 "${server_pid}" 2>/dev/null || break
-  sleep 0.1
-done
-wait "${server_pid}"
-exit_code=$?
-set -e
+stop_cleanly "${server_pid}" "server" "${log_path}"
 trap - EXIT
-if [[ ${exit_code} -ne 0 ]]; then
-  echo "quickstart: server exited with code ${exit_code} (expected 0); see ${log_path}" >&2
-  exit 1
-fi
-echo "quickstart: server exited cleanly"
 
 card_line=""
 if [[ -f "${model_card}" ]]; then
   card_line=$'\n'"  model card: ${model_card}"
+fi
+serve_log_line="" serve_lines=""
+if [[ ${serve_it} -eq 1 ]]; then
+  serve_log_line=$'\n'"  serve log:  ${serve_log_path}"
+  serve_lines="
+With that server running, serve the champion (follows @champion as it moves) and query it:
+  ${ferry_bin} serve --model credit=models:/${model_name}@champion --tracking-uri http://127.0.0.1:5000 --http-port 8080 --grpc-port -1 --cache-dir ${serving_cache}
+  ${py} ${here}/query.py --url http://127.0.0.1:8080 --model credit"
 fi
 cat <<EOF
 
 Run ${run_id} is recorded.
   database:   ${db_path}${card_line}
   artifacts:  ${artifacts_dir}
-  server log: ${log_path}
+  server log: ${log_path}${serve_log_line}
   sqlite3 ${db_path} .tables        # look at the store directly
 Serve it again and query it:
   ${server_cmd[0]} ${server_flags[0]} --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///${db_path} --artifacts-destination ${artifacts_dir}
   then point any MLflow client there (MLFLOW_TRACKING_URI=http://127.0.0.1:5000) or use
-  ${ferry_bin} runs search|describe, ferry lineage, ferry audit log --tracking-uri http://127.0.0.1:5000
+  ${ferry_bin} runs search|describe, ferry lineage, ferry audit log --tracking-uri http://127.0.0.1:5000${serve_lines}
 EOF

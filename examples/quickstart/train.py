@@ -1,15 +1,17 @@
-"""Quickstart: train a breast-cancer classifier and track it with MLflow.
+"""Quickstart: train a breast-cancer classifier with XGBoost and track it with MLflow.
 
 Plain MLflow client code, nothing Ferry-specific: point MLFLOW_TRACKING_URI at
 `ferry server` (or any MLflow tracking server) and run
 
-    python train.py --experiment-name quickstart --epochs 30
+    python train.py --experiment-name quickstart --n-estimators 100 --max-depth 4
     python train.py --worse     # a deliberately bad model, to see a promotion refused
 
-The dataset ships inside scikit-learn, so nothing is downloaded. A linear model
-(StandardScaler + SGDClassifier with logistic loss) is trained one epoch at a
-time so that loss and AUC can be logged per step; the fitted pipeline is logged
-as an MLflow sklearn model with a signature and an input example.
+The dataset ships inside scikit-learn, so nothing is downloaded. The features
+are passed to XGBoost as a float32 numpy array, so the logged model's signature
+is a single tensor input of shape (-1, 30); the train/test DataFrames are logged
+as the run's datasets. Log loss and AUC on both splits are logged for every
+boosting round, and the model is logged as an MLflow xgboost model with a
+signature and an input example.
 """
 
 from __future__ import annotations
@@ -24,22 +26,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import mlflow.data  # noqa: E402
-import mlflow.sklearn  # noqa: E402
+import mlflow.xgboost  # noqa: E402
 import numpy as np  # noqa: E402
+import xgboost as xgb  # noqa: E402
 from mlflow.models import infer_signature  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
-from sklearn.linear_model import SGDClassifier  # noqa: E402
 from sklearn.metrics import (  # noqa: E402
     ConfusionMatrixDisplay,
     RocCurveDisplay,
     accuracy_score,
     classification_report,
-    log_loss,
     roc_auc_score,
 )
 from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 MLFLOW_MAJOR = int(mlflow.__version__.split(".")[0])
 
@@ -48,20 +47,25 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--experiment-name", default="quickstart")
     p.add_argument("--run-name", default=None)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--alpha", type=float, default=1e-4, help="L2 regularisation strength")
-    p.add_argument("--eta0", type=float, default=0.01, help="initial learning rate")
+    p.add_argument("--n-estimators", type=int, default=100, help="boosting rounds")
+    p.add_argument("--max-depth", type=int, default=4)
+    p.add_argument("--learning-rate", type=float, default=0.1)
+    p.add_argument("--subsample", type=float, default=0.8, help="rows sampled per tree")
+    p.add_argument("--colsample-bytree", type=float, default=0.8, help="features sampled per tree")
+    p.add_argument("--label-noise", type=float, default=0.0,
+                   help="fraction of training labels to flip (to simulate bad data)")
     p.add_argument("--test-size", type=float, default=0.25)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
         "--worse",
         action="store_true",
-        help="train a deliberately worse model (1 epoch, alpha=10: heavily over-regularised); "
-        "overrides --epochs and --alpha",
+        help="train a deliberately worse model (3 stumps, half the rows per tree, 30%% of "
+        "the training labels flipped); overrides the model options above",
     )
     args = p.parse_args()
     if args.worse:
-        args.epochs, args.alpha = 1, 10.0
+        args.n_estimators, args.max_depth, args.learning_rate = 3, 1, 0.3
+        args.subsample, args.colsample_bytree, args.label_noise = 0.5, 1.0, 0.3
         args.run_name = args.run_name or "worse"
     return args
 
@@ -77,8 +81,12 @@ def main() -> None:
         frame, test_size=args.test_size, random_state=args.seed, stratify=frame["target"]
     )
     features = list(data.feature_names)
-    X_train, y_train = train_df[features], train_df["target"].to_numpy()
-    X_test, y_test = test_df[features], test_df["target"].to_numpy()
+    X_train = train_df[features].to_numpy(dtype=np.float32)
+    X_test = test_df[features].to_numpy(dtype=np.float32)
+    y_train, y_test = train_df["target"].to_numpy(), test_df["target"].to_numpy()
+    if args.label_noise > 0:
+        flip = np.random.default_rng(args.seed).random(len(y_train)) < args.label_noise
+        y_train = np.where(flip, 1 - y_train, y_train)
 
     mlflow.set_experiment(args.experiment_name)
     with mlflow.start_run(run_name=args.run_name) as run:
@@ -91,11 +99,14 @@ def main() -> None:
         )
         mlflow.log_params(
             {
-                "model": "SGDClassifier(log_loss)",
-                "epochs": args.epochs,
-                "alpha": args.alpha,
-                "eta0": args.eta0,
-                "learning_rate": "adaptive",
+                "model": "XGBClassifier",
+                "xgboost_version": xgb.__version__,
+                "n_estimators": args.n_estimators,
+                "max_depth": args.max_depth,
+                "learning_rate": args.learning_rate,
+                "subsample": args.subsample,
+                "colsample_bytree": args.colsample_bytree,
+                "label_noise": args.label_noise,
                 "test_size": args.test_size,
                 "seed": args.seed,
                 "n_features": len(features),
@@ -113,39 +124,41 @@ def main() -> None:
             context="evaluation",
         )
 
-        scaler = StandardScaler().fit(X_train)
-        Xs_train, Xs_test = scaler.transform(X_train), scaler.transform(X_test)
-        clf = SGDClassifier(
-            loss="log_loss",
-            alpha=args.alpha,
-            learning_rate="adaptive",
-            eta0=args.eta0,
+        model = xgb.XGBClassifier(
+            n_estimators=args.n_estimators,
+            max_depth=args.max_depth,
+            learning_rate=args.learning_rate,
+            subsample=args.subsample,
+            colsample_bytree=args.colsample_bytree,
+            eval_metric=["logloss", "auc"],
             random_state=args.seed,
         )
-        classes = np.unique(y_train)
-        for epoch in range(args.epochs):
-            clf.partial_fit(Xs_train, y_train, classes=classes)
-            p_train = clf.predict_proba(Xs_train)[:, 1]
-            p_test = clf.predict_proba(Xs_test)[:, 1]
+        model.fit(X_train, y_train, eval_set=[(X_train, y_train), (X_test, y_test)], verbose=False)
+
+        # One point per boosting round for each split's loss and AUC.
+        history = model.evals_result()
+        train_hist, test_hist = history["validation_0"], history["validation_1"]
+        for i in range(len(train_hist["logloss"])):
             mlflow.log_metrics(
                 {
-                    "train_loss": log_loss(y_train, p_train),
-                    "val_loss": log_loss(y_test, p_test),
-                    "train_auc": roc_auc_score(y_train, p_train),
-                    "val_auc": roc_auc_score(y_test, p_test),
+                    "train_loss": train_hist["logloss"][i],
+                    "val_loss": test_hist["logloss"][i],
+                    "train_auc": train_hist["auc"][i],
+                    "val_auc": test_hist["auc"][i],
                 },
-                step=epoch,
+                step=i,
             )
 
-        model = Pipeline([("scaler", scaler), ("clf", clf)])
         proba = model.predict_proba(X_test)[:, 1]
         pred = model.predict(X_test)
-        mlflow.log_metrics(
-            {"test_accuracy": accuracy_score(y_test, pred), "test_auc": roc_auc_score(y_test, proba)}
-        )
+        test_metrics = {
+            "test_accuracy": accuracy_score(y_test, pred),
+            "test_auc": roc_auc_score(y_test, proba),
+        }
+        mlflow.log_metrics(test_metrics)
 
         fig, (ax_roc, ax_cm) = plt.subplots(1, 2, figsize=(10, 4))
-        RocCurveDisplay.from_predictions(y_test, proba, ax=ax_roc, name="SGD logistic")
+        RocCurveDisplay.from_predictions(y_test, proba, ax=ax_roc, name="XGBoost")
         ConfusionMatrixDisplay.from_predictions(
             y_test, pred, display_labels=list(data.target_names), ax=ax_cm, colorbar=False
         )
@@ -163,19 +176,21 @@ def main() -> None:
             classification_report(y_test, pred, target_names=list(data.target_names)),
             "reports/classification_report.txt",
         )
+        importance = dict(zip(features, model.feature_importances_.tolist()))
+        mlflow.log_dict(importance, "reports/feature_importance.json")
 
-        signature = infer_signature(X_test, model.predict(X_test))
-        log_model_kwargs = dict(signature=signature, input_example=X_train.head(5))
+        signature = infer_signature(X_test, pred)
+        log_model_kwargs = dict(signature=signature, input_example=X_train[:5])
         if MLFLOW_MAJOR >= 3:
-            info = mlflow.sklearn.log_model(model, name="model", **log_model_kwargs)
+            info = mlflow.xgboost.log_model(model, name="model", **log_model_kwargs)
         else:
-            info = mlflow.sklearn.log_model(model, artifact_path="model", **log_model_kwargs)
+            info = mlflow.xgboost.log_model(model, artifact_path="model", **log_model_kwargs)
 
         # Round-trip check a user would do before handing the model on.
         reloaded = mlflow.pyfunc.load_model(info.model_uri)
-        assert np.array_equal(np.asarray(reloaded.predict(X_test)), pred)
+        assert np.array_equal(np.asarray(reloaded.predict(X_test)).ravel(), pred)
 
-        print(json.dumps({"test_accuracy": accuracy_score(y_test, pred), "test_auc": roc_auc_score(y_test, proba)}))
+        print(json.dumps(test_metrics))
         print(f"model_uri: {info.model_uri}")
         print(f"run_id: {run.info.run_id}")
 
