@@ -32,7 +32,7 @@ readonly packages=(
   libgtest-dev libgmock-dev libsqlite3-dev libssl-dev libzstd-dev sqlite3
   python3-venv clang-14 libclang-rt-14-dev clang-format curl
   libxgboost-dev libyaml-cpp-dev libprotobuf-dev protobuf-compiler libgrpc++-dev
-  protobuf-compiler-grpc wrk libb64-0d
+  protobuf-compiler-grpc wrk libb64-0d libjemalloc-dev
 )
 
 missing=()

@@ -5,6 +5,7 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -335,7 +336,9 @@ class Server::Impl {
             Completion c = std::move(*state->completion);
             state->completion.reset();
             auto executor = asio::get_associated_executor(c);
-            asio::post(executor, [c = std::move(c), response = std::move(response)]() mutable {
+            // defer: from an I/O thread (inline execution) the completion stays
+            // on that thread instead of waking another one.
+            asio::defer(executor, [c = std::move(c), response = std::move(response)]() mutable {
               std::move(c)(std::move(response));
             });
           };

@@ -537,14 +537,14 @@ TEST(DynamicBatcherInlineTest, IdleInstanceExecutesOnTheCallerAndLoadStillBatche
     if (hold.load()) gate.Pass();
     return model(inputs, outputs);
   };
-  auto batcher = MakeBatcher(
-      {.max_batch_size = 8, .max_queue_delay_us = 0, .instances = 1, .execute_inline_when_idle = true},
-      execute);
+  auto batcher = MakeBatcher({.max_batch_size = 8,
+                              .max_queue_delay_us = 0,
+                              .instances = 1,
+                              .execute_inline_when_idle = true},
+                             execute);
   // Idle: answered on this thread before Enqueue returns.
   bool answered = false;
-  batcher->Enqueue(Request("a", 1, 1), [&](absl::StatusOr<InferResponse> r) {
-    answered = r.ok();
-  });
+  batcher->Enqueue(Request("a", 1, 1), [&](absl::StatusOr<InferResponse> r) { answered = r.ok(); });
   EXPECT_TRUE(answered);
   ASSERT_EQ(threads.size(), 1u);
   EXPECT_EQ(threads[0], std::this_thread::get_id());

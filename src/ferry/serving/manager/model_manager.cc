@@ -573,9 +573,8 @@ absl::Status ModelManager::UnloadModel(const std::string& name) {
 }
 
 void ModelManager::Finish(const std::shared_ptr<ServedModel>& model, const std::string& version,
-                          int64_t start_us, const InferRequest* request,
-                          absl::StatusOr<InferResponse> result, const InferCallback& done,
-                          std::string_view route) {
+                          int64_t start_us, LogInputs* logged, absl::StatusOr<InferResponse> result,
+                          const InferCallback& done, std::string_view route) {
   int64_t latency_us = options_.clock->MonotonicMicros() - start_us;
   if (result.ok()) {
     std::string_view labels[] = {model->options.name, version};
@@ -587,11 +586,11 @@ void ModelManager::Finish(const std::shared_ptr<ServedModel>& model, const std::
     std::string_view labels[] = {model->options.name, version, FailureReason(result.status())};
     request_failure_->WithLabels(labels).Increment();
   }
-  if (options_.inference_log != nullptr && request != nullptr) {
-    monitoring::InferenceRecord record{.id = request->id,
+  if (options_.inference_log != nullptr && logged != nullptr) {
+    monitoring::InferenceRecord record{.id = std::move(logged->id),
                                        .model = model->options.name,
                                        .version = version,
-                                       .inputs = request->inputs,
+                                       .inputs = std::move(logged->inputs),
                                        .latency_us = latency_us,
                                        .timestamp_ms = options_.clock->NowMillis(),
                                        .route = std::string(route),
@@ -620,6 +619,8 @@ void ModelManager::Infer(InferRequest request, InferCallback done) {
       return done(
           absl::NotFoundError(absl::StrCat("Request for unknown model: '", request.model_name,
                                            "' version ", version, " is not found")));
+  } else if (state->versions.size() == 1 && state->shadow_version.empty()) {
+    version = state->default_version;  // one version: nothing to route
   } else {
     auto choice = state->router->Choose(request.route_key.empty() ? request.id : request.route_key);
     version = choice.version;
@@ -655,10 +656,10 @@ void ModelManager::Infer(InferRequest request, InferCallback done) {
     if (CheckInputs(shadow_loaded->metadata, request).ok()) {
       std::string_view labels[] = {model->options.name, shadow};
       shadow_requests_->WithLabels(labels).Increment();
-      auto copy = std::make_shared<InferRequest>(request);
+      auto logged = std::make_shared<LogInputs>(LogInputs{request.id, request.inputs});
       shadow_loaded->batcher->Enqueue(
-          *copy, [this, model, shadow, start_us, copy](absl::StatusOr<InferResponse> result) {
-            Finish(model, shadow, start_us, copy.get(), std::move(result), nullptr, "shadow");
+          request, [this, model, shadow, start_us, logged](absl::StatusOr<InferResponse> result) {
+            Finish(model, shadow, start_us, logged.get(), std::move(result), nullptr, "shadow");
           });
     }
   }
@@ -671,11 +672,11 @@ void ModelManager::Infer(InferRequest request, InferCallback done) {
     return;
   }
   // The hook needs the inputs after the batcher consumed the request.
-  auto kept = std::make_shared<InferRequest>(request);
+  auto logged = std::make_shared<LogInputs>(LogInputs{request.id, request.inputs});
   loaded->batcher->Enqueue(
-      std::move(request), [this, model, version, start_us, kept, route,
+      std::move(request), [this, model, version, start_us, logged, route,
                            done = std::move(done)](absl::StatusOr<InferResponse> result) {
-        Finish(model, version, start_us, kept.get(), std::move(result), done, route);
+        Finish(model, version, start_us, logged.get(), std::move(result), done, route);
       });
 }
 

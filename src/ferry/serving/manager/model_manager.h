@@ -117,8 +117,13 @@ class ModelManager final : public InferenceService {
               std::vector<std::shared_ptr<LoadedVersion>> retired);
   void PollLoop();
   void Collect(std::vector<monitoring::FamilySnapshot>& out) const;
+  // What the inference log keeps of a request (moved into its record).
+  struct LogInputs {
+    std::string id;
+    std::vector<Tensor> inputs;
+  };
   void Finish(const std::shared_ptr<ServedModel>& model, const std::string& version,
-              int64_t start_us, const InferRequest* request, absl::StatusOr<InferResponse> result,
+              int64_t start_us, LogInputs* logged, absl::StatusOr<InferResponse> result,
               const InferCallback& done, std::string_view route);
 
   const ModelManagerOptions options_;

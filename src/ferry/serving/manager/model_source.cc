@@ -194,12 +194,11 @@ class RepositorySource : public ModelSource {
         return absl::NotFoundError(
             absl::StrCat("model '", model_, "' has no served version '", ref, "'"));
     }
-    return ResolvedVersion{.version = std::to_string(model.versions[index].version),
-                           .path = model.versions[index].path,
-                           .format = repository::FormatFromConfig(model.config),
-                           .config = model.config_path.empty()
-                                         ? std::nullopt
-                                         : std::optional(model.config)};
+    return ResolvedVersion{
+        .version = std::to_string(model.versions[index].version),
+        .path = model.versions[index].path,
+        .format = repository::FormatFromConfig(model.config),
+        .config = model.config_path.empty() ? std::nullopt : std::optional(model.config)};
   }
 
  private:
