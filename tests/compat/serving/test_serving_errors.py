@@ -241,10 +241,15 @@ def test_valid_requests_after_abuse(srv, session, booster, rows):
 
 
 def test_queue_full_is_503_with_retry_after(booster, tmp_path):
-    """Two queue slots and a 2 s batching window: a burst overflows the queue."""
-    repo = write_repository(tmp_path / "repo", booster, {"slow": AUTO_CONFIG})
-    with FerryServe(tmp_path / "serve", ["--model-repository", str(repo), "--max-queue-size", "2",
-                                         "--max-queue-delay-us", "2000000", "--no-access-log"]) as srv:
+    """Two queue slots and a 2 s batching window: a burst overflows the queue.
+
+    The window and queue come from the model's config.pbtxt (a repository
+    config governs its model, as in Triton)."""
+    slow_config = AUTO_CONFIG + (
+        "dynamic_batching {{ max_queue_delay_microseconds: 2000000 "
+        "default_queue_policy {{ max_queue_size: 2 }} }}\n")
+    repo = write_repository(tmp_path / "repo", booster, {"slow": slow_config})
+    with FerryServe(tmp_path / "serve", ["--model-repository", str(repo), "--no-access-log"]) as srv:
         def send(n: int) -> requests.Response:
             return requests.post(infer_url(srv, "slow"), json={"id": f"burst-{n}", "inputs": [tensor()]},
                                  timeout=30)
