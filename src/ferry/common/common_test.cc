@@ -1,4 +1,7 @@
+#include <mutex>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "ferry/common/clock.h"
 #include "ferry/common/config.h"
@@ -29,6 +32,25 @@ TEST(IdsTest, HexIdsAreUniqueAndWellFormed) {
   std::string uuid = NewUuid();
   ASSERT_EQ(uuid.size(), 36u);
   EXPECT_EQ(uuid[14], '4');
+}
+
+TEST(IdsTest, RequestIdsAreUniqueAcrossThreadsAndWellFormed) {
+  std::mutex mu;
+  std::set<std::string> seen;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        std::string id = NewRequestId();
+        ASSERT_EQ(id.size(), 32u);
+        ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+        std::lock_guard lock(mu);
+        seen.insert(id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(seen.size(), 8000u);
 }
 
 TEST(ConfigTest, EnvNameAndLoopback) {

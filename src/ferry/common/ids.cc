@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <random>
 
 namespace ferry {
@@ -34,6 +35,27 @@ std::string Hex(const std::array<uint8_t, 16>& bytes) {
 }  // namespace
 
 std::string NewHexId() { return Hex(RandomBytes()); }
+
+std::string NewRequestId() {
+  // splitmix64 over a per-thread 128-bit state seeded from the CSPRNG.
+  thread_local std::array<uint64_t, 2> state = [] {
+    std::array<uint8_t, 16> seed = RandomBytes();
+    std::array<uint64_t, 2> s{};
+    std::memcpy(s.data(), seed.data(), sizeof s);
+    return s;
+  }();
+  auto next = [](uint64_t& x) {
+    uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  std::array<uint8_t, 16> bytes;
+  uint64_t a = next(state[0]), b = next(state[1]);
+  std::memcpy(bytes.data(), &a, 8);
+  std::memcpy(bytes.data() + 8, &b, 8);
+  return Hex(bytes);
+}
 
 std::string NewUuid() {
   auto bytes = RandomBytes();

@@ -242,7 +242,7 @@ class Server::Impl {
       }
       request.request_id = std::string(request.Header("X-Request-Id"));
       if (request.request_id.empty() || request.request_id.size() > 128)
-        request.request_id = NewHexId();
+        request.request_id = NewRequestId();
 
       Router::Match match = router_->Find(request);
       bool expects_continue = beast::iequals(header[bhttp::field::expect], "100-continue");
