@@ -7,7 +7,13 @@
 // Usage: const_server [--host 127.0.0.1] [--port 8080] [--threads 2]
 // Build: see bench/serving/run.sh (g++ -std=c++20 -O2 -pthread, headers only).
 
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange
+// clang-format on
 #include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -16,12 +22,7 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -45,10 +46,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void Read() {
     parser_.emplace();
     parser_->body_limit(16 * 1024 * 1024);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -64,10 +64,9 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.set(http::field::content_type, "application/json");
     response_.body() = post ? kInferBody : kReadyBody;
     response_.prepare_payload();
-    http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->OnWrite(ec);
-                      });
+    http::async_write(
+        stream_, response_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -99,13 +98,14 @@ class Listener {
   }
 
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
-      if (!ec) {
-        socket.set_option(tcp::no_delay(true));
-        std::make_shared<Session>(std::move(socket))->Start();
-      }
-      Accept();
-    });
+    acceptor_.async_accept(asio::make_strand(io_),
+                           [this](beast::error_code ec, tcp::socket socket) {
+                             if (!ec) {
+                               socket.set_option(tcp::no_delay(true));
+                               std::make_shared<Session>(std::move(socket))->Start();
+                             }
+                             Accept();
+                           });
   }
 
  private:
