@@ -64,8 +64,46 @@ def client_env() -> dict[str, str]:
     }
 
 
+class ManagedProcess:
+    """Stop / kill / log helpers for a server process started in its own process
+    group. Subclasses provide `proc`, `log_path` and `exit_code`."""
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM, wait for exit; SIGKILL if it does not exit in time. Returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            self.exit_code = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill_hard()
+            self.exit_code = -signal.SIGKILL
+        # Reap any worker left behind in the group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        return self.exit_code
+
+    def kill_hard(self) -> None:
+        """kill -9 the whole process group, as a power cut would."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)
+        self.exit_code = self.proc.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
 @dataclass
-class Server:
+class Server(ManagedProcess):
     """A running tracking server. `db_path` and `artifacts_dir` outlive it."""
 
     kind: str
@@ -147,39 +185,6 @@ class Server:
         raise RuntimeError(
             f"{self.kind} server not healthy after {timeout_s}s ({last_error}):\n{self.log_tail()}"
         )
-
-    def stop(self, timeout_s: float = 30.0) -> int:
-        """SIGTERM, wait for exit; SIGKILL if it does not exit in time. Returns the exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.exit_code = self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill_hard()
-            self.exit_code = -signal.SIGKILL
-        # Reap any worker left behind in the group.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        return self.exit_code
-
-    def kill_hard(self) -> None:
-        """kill -9 the whole process group, as a power cut would."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(10)
-        self.exit_code = self.proc.returncode
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 def make_server(workdir: Path, kind: str | None = None, port: int | None = None) -> Server:

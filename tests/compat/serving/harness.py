@@ -32,6 +32,7 @@ DEFAULT_FERRY_BIN = REPO_ROOT / "build" / "release" / "apps" / "ferry" / "ferry"
 # MLflow compatibility suite starts it.
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
+from servers import ManagedProcess  # noqa: E402
 
 FEATURES = 30
 TREES = 20
@@ -148,7 +149,7 @@ def write_repository(root: Path, booster, models: dict[str, str] | None = None) 
 
 
 @dataclass
-class FerryServe:
+class FerryServe(ManagedProcess):
     """A running `ferry serve`. Use as a context manager or call start()/stop()."""
 
     workdir: Path
@@ -227,39 +228,6 @@ class FerryServe:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout_s: float = 20.0) -> int:
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is not None:
-            self.exit_code = self.proc.returncode
-            return self.exit_code
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.exit_code = self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill_hard()
-            self.exit_code = -signal.SIGKILL
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        return self.exit_code
-
-    def kill_hard(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(10)
-        self.exit_code = self.proc.returncode
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
 
     def __enter__(self) -> "FerryServe":
         return self.start() if self.proc is None else self
