@@ -99,9 +99,15 @@ class AliasSource : public ModelSource {
 };
 
 // A deliberately slow backend (blocks until released) for overload tests.
+// Holds executions until opened; counts how many have started.
+struct Gate {
+  std::atomic<bool> open{false};
+  std::atomic<int> entered{0};
+};
+
 class GateBackend : public ModelBackend {
  public:
-  explicit GateBackend(std::shared_ptr<std::atomic<bool>> open) : open_(std::move(open)) {
+  explicit GateBackend(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {
     metadata_.platform = "gate";
     metadata_.inputs = {{.name = "x", .datatype = DataType::kFp32, .shape = {-1, 1}}};
     metadata_.outputs = {{.name = "y", .datatype = DataType::kFp32, .shape = {-1, 1}}};
@@ -110,7 +116,8 @@ class GateBackend : public ModelBackend {
   absl::Status Warmup() override { return absl::OkStatus(); }
   absl::StatusOr<std::vector<Tensor>> Execute(std::span<const Tensor> inputs,
                                               std::span<const RequestedOutput>) override {
-    while (!open_->load()) std::this_thread::yield();
+    gate_->entered++;
+    while (!gate_->open.load()) std::this_thread::yield();
     Tensor out = inputs[0];
     out.name = "y";
     return std::vector<Tensor>{out};
@@ -118,7 +125,7 @@ class GateBackend : public ModelBackend {
 
  private:
   ModelMetadata metadata_;
-  std::shared_ptr<std::atomic<bool>> open_;
+  std::shared_ptr<Gate> gate_;
 };
 
 class ServingTest : public ::testing::Test {
@@ -325,11 +332,11 @@ TEST_F(ServingTest, CanarySplitsByWeightAndStickyKeysStay) {
 }
 
 TEST_F(ServingTest, QueueFullGives503WithRetryAfterAndRecovers) {
-  auto open = std::make_shared<std::atomic<bool>>(false);
+  auto gate = std::make_shared<Gate>();
   BackendRegistry backends;
   backends.Register("gate",
-                    [open](const LoadSpec&) -> absl::StatusOr<std::unique_ptr<ModelBackend>> {
-                      return std::make_unique<GateBackend>(open);
+                    [gate](const LoadSpec&) -> absl::StatusOr<std::unique_ptr<ModelBackend>> {
+                      return std::make_unique<GateBackend>(gate);
                     });
   auto source = std::make_shared<AliasSource>(root_);
   source->SetAlias("champion", "1");
@@ -349,21 +356,25 @@ TEST_F(ServingTest, QueueFullGives503WithRetryAfterAndRecovers) {
   model.source = gate_source;
   model.batching.max_batch_size = 1;
   model.batching.max_queue_size = 2;
-  open->store(true);  // warm-up passes
   Start(model, &backends);
-  open->store(false);
   json body = {
       {"inputs", {{{"name", "x"}, {"datatype", "FP32"}, {"shape", {1, 1}}, {"data", {1.0}}}}}};
   // Fill: one executing + two queued; the rest must be rejected quickly.
+  // The first must be executing before the others arrive, or a fast pair
+  // could fill the two queue slots and the third would be the one rejected.
   std::vector<std::thread> blocked;
   std::atomic<int> blocked_ok{0};
-  for (int i = 0; i < 3; ++i) {
+  auto send_blocked = [&] {
     blocked.emplace_back([&] {
       auto c = NewClient();
       auto r = c->Send("POST", "/v2/models/slow/infer", body.dump());
       if (r.ok() && r->status == 200) blocked_ok++;
     });
-  }
+  };
+  send_blocked();
+  while (gate->entered.load() == 0) std::this_thread::yield();
+  send_blocked();
+  send_blocked();
   auto client = NewClient();
   // Wait until one request executes (blocked in the gate) and two are queued.
   while (client->Send("GET", "/metrics")
@@ -381,7 +392,7 @@ TEST_F(ServingTest, QueueFullGives503WithRetryAfterAndRecovers) {
     EXPECT_THAT(r.body, ::testing::HasSubstr("queue"));
   }
   EXPECT_EQ(client->Send("GET", "/v2/health/live").value().status, 200);
-  open->store(true);
+  gate->open.store(true);
   for (auto& t : blocked) t.join();
   EXPECT_EQ(blocked_ok.load(), 3);
   EXPECT_EQ(client->Send("POST", "/v2/models/slow/infer", body.dump()).value().status, 200);

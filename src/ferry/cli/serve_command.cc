@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "ferry/api/v2/grpc/grpc_server.h"
 #include "ferry/api/v2/rest_api.h"
-#include "ferry/common/config.h"
+#include "ferry/cli/server_command.h"
 #include "ferry/common/logging.h"
 #include "ferry/http/server.h"
 #include "ferry/monitoring/inference_log.h"
@@ -54,14 +54,9 @@ int RunServe(const ServeFlags& flags) {
     std::fprintf(stderr, "ferry serve: %s\n", std::string(st.message()).c_str());
     return 2;
   }
-  if (!IsLoopbackHost(flags.host) && !flags.allow_unauthenticated) {
-    std::fprintf(stderr,
-                 "ferry serve: refusing to listen on '%s' without authentication; listen on "
-                 "127.0.0.1 (the default) or pass --allow-unauthenticated behind an "
-                 "authenticating proxy.\n",
-                 flags.host.c_str());
+  if (!ListenAllowed("serve", flags.host, flags.allow_unauthenticated,
+                     "run inferences and load or unload every model"))
     return 2;
-  }
   if (flags.models.empty() && flags.model_repository.empty()) {
     std::fprintf(stderr,
                  "ferry serve: nothing to serve: pass --model NAME=models:/MODEL@ALIAS (with "

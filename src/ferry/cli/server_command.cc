@@ -20,6 +20,19 @@
 #endif
 
 namespace ferry::cli {
+
+bool ListenAllowed(std::string_view command, const std::string& host, bool allow_unauthenticated,
+                   std::string_view exposed) {
+  if (IsLoopbackHost(host) || allow_unauthenticated) return true;
+  std::fprintf(stderr,
+               "ferry %s: refusing to listen on '%s': Ferry has no authentication yet, so any "
+               "machine that can reach this address could %s. Listen on 127.0.0.1 (the "
+               "default), or pass --allow-unauthenticated if a proxy in front of Ferry "
+               "authenticates clients.\n",
+               std::string(command).c_str(), host.c_str(), std::string(exposed).c_str());
+  return false;
+}
+
 namespace {
 
 int RunServer(const ServerFlags& flags) {
@@ -29,16 +42,9 @@ int RunServer(const ServerFlags& flags) {
     std::fprintf(stderr, "ferry server: %s\n", std::string(st.message()).c_str());
     return 2;
   }
-  if (!IsLoopbackHost(flags.host) && !flags.allow_unauthenticated) {
-    std::fprintf(
-        stderr,
-        "ferry server: refusing to listen on '%s': Ferry has no authentication yet, so any "
-        "machine that can reach this address could read and change every experiment, run "
-        "and artifact. Listen on 127.0.0.1 (the default), or pass --allow-unauthenticated "
-        "if a proxy in front of Ferry authenticates clients.\n",
-        flags.host.c_str());
+  if (!ListenAllowed("server", flags.host, flags.allow_unauthenticated,
+                     "read and change every experiment, run and artifact"))
     return 2;
-  }
   std::string cwd = std::filesystem::current_path().string();
   std::string store_uri = flags.backend_store_uri.empty()
                               ? "sqlite:///" + cwd + "/ferry-data/ferry.db"

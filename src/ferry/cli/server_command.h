@@ -2,6 +2,7 @@
 #define FERRY_CLI_SERVER_COMMAND_H_
 
 #include <string>
+#include <string_view>
 
 #include "CLI/CLI.hpp"
 
@@ -19,6 +20,12 @@ struct ServerFlags {
   bool access_log = true;
   size_t max_body_bytes = 32 * 1024 * 1024;
 };
+
+// False (after explaining on stderr) when `host` is not loopback and
+// --allow-unauthenticated was not given: there is no authentication yet.
+// `exposed` says what a remote caller could do ("read and change ...").
+bool ListenAllowed(std::string_view command, const std::string& host, bool allow_unauthenticated,
+                   std::string_view exposed);
 
 // `ferry server`: the tracking server. Blocks until SIGINT/SIGTERM, then
 // drains and exits 0.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -28,6 +29,9 @@ struct ModelManager::LoadedVersion {
   ModelMetadata metadata;  // backend metadata, max_batch_size from batching
   double load_seconds = 0;
   std::atomic<int64_t> last_inference_ms{0};
+  // This version's series, looked up once at load (the registry keeps them).
+  monitoring::Counter* success = nullptr;
+  monitoring::Histogram* duration = nullptr;
 };
 
 struct ModelManager::ServingState {
@@ -228,6 +232,8 @@ absl::StatusOr<std::shared_ptr<ModelManager::LoadedVersion>> ModelManager::LoadV
   loaded->load_seconds = (options_.clock->MonotonicMicros() - start_us) / 1e6;
   std::string_view labels[] = {model.options.name, loaded->version};
   load_duration_->WithLabels(labels).Set(loaded->load_seconds);
+  loaded->success = &request_success_->WithLabels(labels);
+  loaded->duration = &request_duration_->WithLabels(labels);
   spdlog::info("model {} version {} loaded from {} ({}, {:.1f} ms)", model.options.name,
                loaded->version, loaded->path, loaded->format, loaded->load_seconds * 1000);
   return loaded;
@@ -505,8 +511,10 @@ absl::StatusOr<json> ModelManager::GetModelStatistics(const std::string& name,
 
 std::vector<RepositoryEntry> ModelManager::RepositoryIndex(bool ready_only) const {
   std::vector<RepositoryEntry> entries;
-  std::shared_lock lock(models_mu_);
-  for (const auto& [name, model] : models_) {
+  std::set<std::string> served;
+  for (const auto& model : AllModels()) {
+    const std::string& name = model->options.name;
+    served.insert(name);
     std::lock_guard state_lock(model->state_mu);
     if (model->unloaded) {
       if (!ready_only)
@@ -521,11 +529,12 @@ std::vector<RepositoryEntry> ModelManager::RepositoryIndex(bool ready_only) cons
       entries.push_back({.name = name, .state = model->status, .reason = model->last_error});
     }
   }
+  // Directory listing outside models_mu_: it reads the disk.
   if (repository_ && !ready_only) {
     auto listed = repository_->ListModels();
     if (listed.ok()) {
       for (const auto& name : *listed)
-        if (!models_.contains(name))
+        if (!served.contains(name))
           entries.push_back({.name = name, .state = "UNAVAILABLE", .reason = "not loaded"});
     }
   }
@@ -572,24 +581,32 @@ absl::Status ModelManager::UnloadModel(const std::string& name) {
   return absl::OkStatus();
 }
 
-void ModelManager::Finish(const std::shared_ptr<ServedModel>& model, const std::string& version,
-                          int64_t start_us, LogInputs* logged, absl::StatusOr<InferResponse> result,
+// The hook needs the inputs after the batcher consumed the request; null
+// when no inference log is configured.
+std::shared_ptr<ModelManager::LogInputs> ModelManager::LogInputsOf(
+    const InferRequest& request) const {
+  if (options_.inference_log == nullptr) return nullptr;
+  return std::make_shared<LogInputs>(LogInputs{request.id, request.inputs});
+}
+
+void ModelManager::Finish(const ServedModel& model, const LoadedVersion& loaded, int64_t start_us,
+                          LogInputs* logged, absl::StatusOr<InferResponse> result,
                           const InferCallback& done, std::string_view route) {
   int64_t latency_us = options_.clock->MonotonicMicros() - start_us;
   if (result.ok()) {
-    std::string_view labels[] = {model->options.name, version};
-    request_success_->WithLabels(labels).Increment();
-    request_duration_->WithLabels(labels).Observe(latency_us / 1e6);
-    result->model_name = model->options.name;
-    result->model_version = version;
+    loaded.success->Increment();
+    loaded.duration->Observe(latency_us / 1e6);
+    result->model_name = model.options.name;
+    result->model_version = loaded.version;
   } else {
-    std::string_view labels[] = {model->options.name, version, FailureReason(result.status())};
+    std::string_view labels[] = {model.options.name, loaded.version,
+                                 FailureReason(result.status())};
     request_failure_->WithLabels(labels).Increment();
   }
-  if (options_.inference_log != nullptr && logged != nullptr) {
+  if (logged != nullptr) {
     monitoring::InferenceRecord record{.id = std::move(logged->id),
-                                       .model = model->options.name,
-                                       .version = version,
+                                       .model = model.options.name,
+                                       .version = loaded.version,
                                        .inputs = std::move(logged->inputs),
                                        .latency_us = latency_us,
                                        .timestamp_ms = options_.clock->NowMillis(),
@@ -656,27 +673,20 @@ void ModelManager::Infer(InferRequest request, InferCallback done) {
     if (CheckInputs(shadow_loaded->metadata, request).ok()) {
       std::string_view labels[] = {model->options.name, shadow};
       shadow_requests_->WithLabels(labels).Increment();
-      auto logged = std::make_shared<LogInputs>(LogInputs{request.id, request.inputs});
-      shadow_loaded->batcher->Enqueue(
-          request, [this, model, shadow, start_us, logged](absl::StatusOr<InferResponse> result) {
-            Finish(model, shadow, start_us, logged.get(), std::move(result), nullptr, "shadow");
-          });
+      std::shared_ptr<LogInputs> logged = LogInputsOf(request);
+      // Raw pointers: a version's callbacks all run before its batcher's
+      // Stop() returns, and Retire() keeps the version alive until then.
+      shadow_loaded->batcher->Enqueue(request, [this, model, lv = shadow_loaded.get(), start_us,
+                                                logged](absl::StatusOr<InferResponse> result) {
+        Finish(*model, *lv, start_us, logged.get(), std::move(result), nullptr, "shadow");
+      });
     }
   }
-  if (options_.inference_log == nullptr) {
-    loaded->batcher->Enqueue(
-        std::move(request), [this, model, version, start_us,
-                             done = std::move(done)](absl::StatusOr<InferResponse> result) {
-          Finish(model, version, start_us, nullptr, std::move(result), done, "primary");
-        });
-    return;
-  }
-  // The hook needs the inputs after the batcher consumed the request.
-  auto logged = std::make_shared<LogInputs>(LogInputs{request.id, request.inputs});
+  std::shared_ptr<LogInputs> logged = LogInputsOf(request);
   loaded->batcher->Enqueue(
-      std::move(request), [this, model, version, start_us, logged, route,
+      std::move(request), [this, model, lv = loaded.get(), start_us, logged, route,
                            done = std::move(done)](absl::StatusOr<InferResponse> result) {
-        Finish(model, version, start_us, logged.get(), std::move(result), done, route);
+        Finish(*model, *lv, start_us, logged.get(), std::move(result), done, route);
       });
 }
 

@@ -122,9 +122,10 @@ class ModelManager final : public InferenceService {
     std::string id;
     std::vector<Tensor> inputs;
   };
-  void Finish(const std::shared_ptr<ServedModel>& model, const std::string& version,
-              int64_t start_us, LogInputs* logged, absl::StatusOr<InferResponse> result,
-              const InferCallback& done, std::string_view route);
+  std::shared_ptr<LogInputs> LogInputsOf(const InferRequest& request) const;
+  void Finish(const ServedModel& model, const LoadedVersion& loaded, int64_t start_us,
+              LogInputs* logged, absl::StatusOr<InferResponse> result, const InferCallback& done,
+              std::string_view route);
 
   const ModelManagerOptions options_;
   mutable std::shared_mutex models_mu_;
