@@ -31,7 +31,7 @@ readonly packages=(
   libboost-dev libabsl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libsqlite3-dev libssl-dev libzstd-dev sqlite3
   python3-venv clang-14 libclang-rt-14-dev clang-format curl
-  libxgboost-dev libyaml-cpp-dev libprotobuf-dev protobuf-compiler libgrpc++-dev
+  libxgboost-dev libyaml-cpp-dev libsimdjson-dev libprotobuf-dev protobuf-compiler libgrpc++-dev
   protobuf-compiler-grpc wrk libb64-0d libjemalloc-dev
 )
 

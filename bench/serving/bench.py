@@ -149,7 +149,7 @@ class Launcher:
         a = self.args
         if cfg.kind == "const":
             return [str(a.const_bin), "--host", "127.0.0.1", "--port", str(port),
-                    "--threads", str(a.const_threads)], self.work
+                    "--threads", str(a.const_threads)] + cfg.extra_args, self.work
         if cfg.kind == "ferry":
             cmd = [str(a.ferry_bin), "serve", "--host", "127.0.0.1", "--http-port", str(port),
                    "--grpc-port", str(free_port()),
@@ -321,7 +321,7 @@ def report(results: dict, args: argparse.Namespace) -> str:
 
     ml_rows = [n for n in rows if n.startswith("mlserver") and ok(n)]
     ferry_rows = [n for n in rows if n.startswith("ferry") and ok(n)]
-    const = ok("const_server")
+    const_rows = [n for n in rows if n.startswith("const_server") and ok(n)]
     concs = [str(c) for c in args.concurrency]
 
     lines.append("")
@@ -329,7 +329,8 @@ def report(results: dict, args: argparse.Namespace) -> str:
     lines.append("")
     lines.append(f"| ferry config | concurrency | req/s vs MLServer (goal >= {GOAL_RPS_VS_MLSERVER:.0f}x) | "
                  f"MLServer p99 / Ferry p99 (goal >= {GOAL_P99_VS_MLSERVER:.0f}x) | "
-                 f"req/s vs const_server (goal >= {GOAL_VS_FLOOR:.2f}) | MLServer CPU/req / Ferry CPU/req |")
+                 f"req/s vs transport floor = best const_server row (goal >= {GOAL_VS_FLOOR:.2f}) | "
+                 f"MLServer CPU/req / Ferry CPU/req |")
     lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
     if not ferry_rows:
         lines.append("| (no ferry row) | | | | | |")
@@ -345,14 +346,19 @@ def report(results: dict, args: argparse.Namespace) -> str:
                     best = (m, mp)
             rps_ratio = fp["rps"] / best[1]["rps"] if best and best[1]["rps"] else None
             p99_ratio = best[1]["p99_us"] / fp["p99_us"] if best and fp["p99_us"] else None
-            cp = const["points"].get(c) if const else None
-            floor = fp["rps"] / cp["rps"] if cp and cp["rps"] else None
+            floor_row = None
+            for n in const_rows:
+                cp = rows[n]["points"].get(c)
+                if cp and (floor_row is None or cp["rps"] > floor_row[1]["rps"]):
+                    floor_row = (n, cp)
+            floor = fp["rps"] / floor_row[1]["rps"] if floor_row and floor_row[1]["rps"] else None
             cpu_ratio = None
             if best and best[1].get("cpu_us_per_req") and fp.get("cpu_us_per_req"):
                 cpu_ratio = best[1]["cpu_us_per_req"] / fp["cpu_us_per_req"]
             lines.append(f"| {fname} | {c} | {fmt_ratio(rps_ratio, GOAL_RPS_VS_MLSERVER)} "
                          f"{'(' + best[0] + ')' if best else ''} | {fmt_ratio(p99_ratio, GOAL_P99_VS_MLSERVER)} | "
-                         f"{fmt_ratio(floor, GOAL_VS_FLOOR)} | {fmt_ratio(cpu_ratio)} |")
+                         f"{fmt_ratio(floor, GOAL_VS_FLOOR)} {'(' + floor_row[0] + ')' if floor_row else ''} | "
+                         f"{fmt_ratio(cpu_ratio)} |")
 
     on, off = ok("ferry-batching"), ok("ferry-nobatch")
     top = concs[-1] if concs else None
@@ -389,7 +395,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--work-dir", type=Path, required=True)
-    p.add_argument("--servers", default="ferry-batching,ferry-nobatch,mlserver-default,mlserver-workers,const_server")
+    p.add_argument("--servers", default="ferry-batching,ferry-nobatch,mlserver-default,mlserver-workers,"
+                                        "const_server,const_server-partitioned")
     p.add_argument("--concurrency", default="1,8,64")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
@@ -429,7 +436,11 @@ def main() -> int:
                                    env={"OMP_NUM_THREADS": str(args.mlserver_omp_threads)},
                                    note=f"parallel_workers {args.mlserver_workers}, "
                                         f"OMP_NUM_THREADS={args.mlserver_omp_threads}"),
-        "const_server": Config("const_server", "const", note=f"constant reply, {args.const_threads} threads"),
+        "const_server": Config("const_server", "const",
+                               note=f"constant reply, {args.const_threads} threads sharing one io_context"),
+        "const_server-partitioned": Config("const_server-partitioned", "const", extra_args=["--partitioned"],
+                                           note=f"constant reply, {args.const_threads} threads, one io_context "
+                                                "each (as ferry serve)"),
     }
     wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in configs]

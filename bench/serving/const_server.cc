@@ -90,7 +90,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class Listener {
  public:
-  Listener(asio::io_context& io, const tcp::endpoint& endpoint) : io_(io), acceptor_(io) {
+  // `contexts` empty: sessions on strands of `io` (shared by every thread);
+  // otherwise sessions dealt round robin to the per-thread contexts.
+  Listener(asio::io_context& io, std::vector<std::unique_ptr<asio::io_context>>& contexts,
+           const tcp::endpoint& endpoint)
+      : io_(io), contexts_(contexts), acceptor_(io) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
@@ -98,18 +102,23 @@ class Listener {
   }
 
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_),
-                           [this](beast::error_code ec, tcp::socket socket) {
-                             if (!ec) {
-                               socket.set_option(tcp::no_delay(true));
-                               std::make_shared<Session>(std::move(socket))->Start();
-                             }
-                             Accept();
-                           });
+    asio::any_io_executor executor =
+        contexts_.empty()
+            ? asio::any_io_executor(asio::make_strand(io_))
+            : asio::any_io_executor(contexts_[next_++ % contexts_.size()]->get_executor());
+    acceptor_.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true));
+        std::make_shared<Session>(std::move(socket))->Start();
+      }
+      Accept();
+    });
   }
 
  private:
   asio::io_context& io_;
+  std::vector<std::unique_ptr<asio::io_context>>& contexts_;
+  size_t next_ = 0;
   tcp::acceptor acceptor_;
 };
 
@@ -119,6 +128,7 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   unsigned short port = 8080;
   int threads = 2;
+  bool partitioned = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -128,24 +138,42 @@ int main(int argc, char** argv) {
       port = static_cast<unsigned short>(std::atoi(argv[++i]));
     } else if (arg == "--threads" && has_value) {
       threads = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--partitioned") {
+      partitioned = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--host H] [--port P] [--threads N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--host H] [--port P] [--threads N] [--partitioned]\n",
+                   argv[0]);
       return 2;
     }
   }
 
-  asio::io_context io(threads);
-  Listener listener(io, tcp::endpoint(asio::ip::make_address(host), port));
+  // Shared: every thread runs `io`. Partitioned (as `ferry serve`): each
+  // thread runs its own context and owns its connections; the first one also
+  // accepts.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  if (partitioned) {
+    for (int i = 0; i < threads; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+  }
+  asio::io_context shared(threads);
+  asio::io_context& io = partitioned ? *contexts[0] : shared;
+  Listener listener(io, contexts, tcp::endpoint(asio::ip::make_address(host), port));
   listener.Accept();
 
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& context : contexts) guards.emplace_back(context->get_executor());
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&io](beast::error_code, int) { io.stop(); });
+  signals.async_wait([&](beast::error_code, int) {
+    io.stop();
+    for (auto& context : contexts) context->stop();
+  });
 
-  std::fprintf(stderr, "const_server: listening on %s:%u with %d threads\n", host.c_str(), port,
-               threads);
+  std::fprintf(stderr, "const_server: listening on %s:%u with %d threads%s\n", host.c_str(), port,
+               threads, partitioned ? " (partitioned)" : "");
   std::vector<std::thread> pool;
-  pool.reserve(threads - 1);
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  for (int i = 1; i < threads; ++i) {
+    asio::io_context& context = partitioned ? *contexts[i] : shared;
+    pool.emplace_back([&context] { context.run(); });
+  }
   io.run();
   for (auto& t : pool) t.join();
   return 0;

@@ -11,7 +11,8 @@
 #   BENCH_CONCURRENCY     connections, comma/space separated (default "1,8,64")
 #   BENCH_COLD_REPEATS    spawns per server for the cold-start median (default 3)
 #   BENCH_SERVERS         rows to run (default all): ferry-batching,ferry-nobatch,
-#                         mlserver-default,mlserver-workers,const_server
+#                         mlserver-default,mlserver-workers,const_server,
+#                         const_server-partitioned
 #   BENCH_SKIP_MLSERVER=1 drop the MLServer rows (and skip building its venv)
 #   BENCH_MLSERVER_WORKERS  parallel_workers of the tuned MLServer row (default 2)
 #   BENCH_MLSERVER_OMP_THREADS  OMP_NUM_THREADS of the tuned MLServer row (default 1)
@@ -37,12 +38,12 @@ mkdir -p "${out}"
 
 command -v wrk >/dev/null || { echo "bench: wrk not found (apt-get install wrk)" >&2; exit 2; }
 
-servers="${BENCH_SERVERS:-ferry-batching,ferry-nobatch,mlserver-default,mlserver-workers,const_server}"
+servers="${BENCH_SERVERS:-ferry-batching,ferry-nobatch,mlserver-default,mlserver-workers,const_server,const_server-partitioned}"
 drop() { servers="$(echo "${servers}" | tr ',' '\n' | { grep -v -- "^$1" || true; } | paste -sd, -)"; }
 
 # 1. The transport floor: built once, rebuilt when its source changes.
 const_bin="${out}/const_server"
-if [[ ",${servers}," == *",const_server,"* ]]; then
+if [[ ",${servers}," == *",const_server"* ]]; then
   if [[ ! -x "${const_bin}" || "${here}/const_server.cc" -nt "${const_bin}" ]]; then
     echo "bench: building ${const_bin}" >&2
     g++ -std=c++20 -O2 -pthread "${here}/const_server.cc" -o "${const_bin}.tmp"

@@ -160,7 +160,10 @@ int RunServe(const ServeFlags& flags) {
   auto server = http::Server::Create({.host = flags.host,
                                       .port = flags.http_port,
                                       .io_threads = flags.workers,
-                                      .access_log = flags.access_log},
+                                      .access_log = flags.access_log,
+                                      // Inference handlers never block (models
+                                      // execute inline or on batcher threads).
+                                      .partition_connections = true},
                                      &router);
   if (!server.ok()) return Fail(server.status());
   std::unique_ptr<api::v2::GrpcServer> grpc;

@@ -7,10 +7,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/defer.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -40,19 +42,50 @@ Response ErrorResponse(int status, std::string_view message) {
   return Response::Json(status, nlohmann::json{{"error", message}}.dump());
 }
 
+constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
+
 // Per-connection bookkeeping so Shutdown() can close idle keep-alive
-// connections. Touched only on the connection's strand, except `busy`.
+// connections and the sweeper can enforce timeouts. `socket` is touched only
+// on the connection's executor; `busy` and `deadline_us` from any thread.
 struct Connection {
   tcp::socket* socket = nullptr;
   std::atomic<bool> busy{false};
+  // Steady-clock microseconds after which the pending read or write is
+  // abandoned and the connection closed; kNoDeadline while a handler runs.
+  std::atomic<int64_t> deadline_us{kNoDeadline};
+
+  void ExpireAfter(std::chrono::milliseconds timeout) {
+    deadline_us.store(Clock::Real()->MonotonicMicros() + timeout.count() * 1000,
+                      std::memory_order_relaxed);
+  }
+  void NoDeadline() { deadline_us.store(kNoDeadline, std::memory_order_relaxed); }
 };
+
+// Closes the socket when `conn` still has it; run on the connection's
+// executor. Pending operations complete with operation_aborted.
+void CloseSocket(Connection& conn) {
+  if (conn.socket == nullptr) return;
+  beast::error_code ec;
+  conn.socket->shutdown(tcp::socket::shutdown_both, ec);
+  conn.socket->close(ec);
+}
+
+std::chrono::milliseconds SweepInterval(const ServerOptions& options) {
+  auto interval = std::min(options.read_timeout, options.idle_timeout) / 4;
+  return std::clamp<std::chrono::milliseconds>(interval, std::chrono::milliseconds(5),
+                                               std::chrono::milliseconds(1000));
+}
 
 }  // namespace
 
 class Server::Impl {
  public:
   Impl(const ServerOptions& options, const Router* router)
-      : options_(options), router_(router), ioc_(options.io_threads), acceptor_(ioc_) {}
+      : options_(options),
+        router_(router),
+        contexts_(MakeContexts(options)),
+        acceptor_(*contexts_.front()),
+        sweep_timer_(*contexts_.front()) {}
 
   absl::Status Listen() {
     beast::error_code ec;
@@ -74,9 +107,13 @@ class Server::Impl {
   }
 
   void Start() {
-    asio::co_spawn(ioc_, Accept(), asio::detached);
-    for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
+    asio::co_spawn(*contexts_.front(), Accept(), asio::detached);
+    asio::co_spawn(*contexts_.front(), Sweep(), asio::detached);
+    for (auto& context : contexts_) work_guards_.emplace_back(context->get_executor());
+    const int threads = std::max(1, options_.io_threads);
+    for (int i = 0; i < threads; ++i) {
+      asio::io_context& context = *contexts_[contexts_.size() == 1 ? 0 : i];
+      threads_.emplace_back([&context] { context.run(); });
     }
   }
 
@@ -87,9 +124,10 @@ class Server::Impl {
       shutdown_started_ = true;
     }
     draining_.store(true);
-    asio::post(ioc_, [this] {
+    asio::post(*contexts_.front(), [this] {
       beast::error_code ec;
       acceptor_.close(ec);
+      sweep_timer_.cancel();
     });
     CloseIdleConnections();
     auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
@@ -105,7 +143,7 @@ class Server::Impl {
     if (active_.load() > 0) {
       spdlog::warn("drain deadline passed with {} connections open; closing them", active_.load());
     }
-    ioc_.stop();
+    for (auto& context : contexts_) context->stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -128,20 +166,59 @@ class Server::Impl {
     for (auto& [id, entry] : connections_) {
       auto conn = entry.first;
       asio::post(entry.second, [conn] {
-        if (!conn->busy.load() && conn->socket != nullptr) {
-          beast::error_code ec;
-          conn->socket->shutdown(tcp::socket::shutdown_both, ec);
-          conn->socket->close(ec);
-        }
+        if (!conn->busy.load()) CloseSocket(*conn);
       });
+    }
+  }
+
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(const ServerOptions& options) {
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    const int threads = std::max(1, options.io_threads);
+    if (options.partition_connections) {
+      for (int i = 0; i < threads; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+    } else {
+      contexts.push_back(std::make_unique<asio::io_context>(threads));
+    }
+    return contexts;
+  }
+
+  // Where the next accepted connection lives: a strand of the shared
+  // context, or the next thread's own context.
+  asio::any_io_executor NextExecutor() {
+    if (contexts_.size() == 1 && !options_.partition_connections) {
+      return asio::make_strand(*contexts_.front());
+    }
+    return contexts_[next_context_++ % contexts_.size()]->get_executor();
+  }
+
+  // Closes connections whose read or write deadline has passed.
+  asio::awaitable<void> Sweep() {
+    const auto interval = SweepInterval(options_);
+    for (;;) {
+      sweep_timer_.expires_after(interval);
+      beast::error_code ec;
+      co_await sweep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || draining_.load()) co_return;
+      const int64_t now_us = Clock::Real()->MonotonicMicros();
+      std::lock_guard<std::mutex> lock(conn_mu_);
+      for (auto& [id, entry] : connections_) {
+        if (entry.first->deadline_us.load(std::memory_order_relaxed) >= now_us) continue;
+        asio::post(entry.second, [conn = entry.first] {
+          // The session may have moved on (new deadline) since the check.
+          if (conn->deadline_us.load(std::memory_order_relaxed) <
+              Clock::Real()->MonotonicMicros()) {
+            CloseSocket(*conn);
+          }
+        });
+      }
     }
   }
 
   asio::awaitable<void> Accept() {
     for (;;) {
       beast::error_code ec;
-      auto strand = asio::make_strand(ioc_);
-      tcp::socket socket(strand);
+      auto executor = NextExecutor();
+      tcp::socket socket(executor);
       co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (draining_.load() || ec == asio::error::operation_aborted) co_return;
@@ -149,14 +226,14 @@ class Server::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(strand, Session(std::move(socket)), asio::detached);
+      asio::co_spawn(executor, Session(std::move(socket)), asio::detached);
     }
   }
 
   template <typename Message>
-  asio::awaitable<bool> Write(beast::tcp_stream& stream, Message& msg) {
+  asio::awaitable<bool> Write(tcp::socket& stream, Connection& conn, Message& msg) {
     beast::error_code ec;
-    stream.expires_after(options_.read_timeout);
+    conn.ExpireAfter(options_.read_timeout);
     co_await bhttp::async_write(stream, msg, asio::redirect_error(asio::use_awaitable, ec));
     co_return !ec;
   }
@@ -165,8 +242,8 @@ class Server::Impl {
     active_.fetch_add(1);
     auto conn = std::make_shared<Connection>();
     uint64_t conn_id = next_conn_id_.fetch_add(1);
-    beast::tcp_stream stream(std::move(socket));
-    conn->socket = &stream.socket();
+    tcp::socket stream(std::move(socket));
+    conn->socket = &stream;
     {
       std::lock_guard<std::mutex> lock(conn_mu_);
       connections_.emplace(conn_id, std::make_pair(conn, stream.get_executor()));
@@ -174,7 +251,7 @@ class Server::Impl {
     std::string remote;
     {
       beast::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
+      auto ep = stream.remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
     beast::flat_buffer buffer;
@@ -187,7 +264,7 @@ class Server::Impl {
       if (!keep_alive) break;
     }
     beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.shutdown(tcp::socket::shutdown_send, ec);
     {
       std::lock_guard<std::mutex> lock(conn_mu_);
       conn->socket = nullptr;
@@ -200,14 +277,13 @@ class Server::Impl {
   }
 
   // Serves one request; returns whether the connection stays open.
-  asio::awaitable<bool> ServeOne(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                 Connection& conn, const std::string& remote, bool first) {
+  asio::awaitable<bool> ServeOne(tcp::socket& stream, beast::flat_buffer& buffer, Connection& conn,
+                                 const std::string& remote, bool first) {
     beast::error_code ec;
     bhttp::request_parser<bhttp::empty_body> header_parser;
     header_parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     header_parser.body_limit(std::numeric_limits<uint64_t>::max());  // checked per route below
-    stream.expires_after(first || buffer.size() > 0 ? options_.read_timeout
-                                                    : options_.idle_timeout);
+    conn.ExpireAfter(first || buffer.size() > 0 ? options_.read_timeout : options_.idle_timeout);
     co_await bhttp::async_read_header(stream, buffer, header_parser,
                                       asio::redirect_error(asio::use_awaitable, ec));
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
@@ -247,8 +323,8 @@ class Server::Impl {
       Router::Match match = router_->Find(request);
       bool expects_continue = beast::iequals(header[bhttp::field::expect], "100-continue");
       if (match.stream != nullptr) {
-        response = co_await ReadStreamed(stream, buffer, header_parser, request, *match.stream,
-                                         expects_continue, keep_alive);
+        response = co_await ReadStreamed(stream, conn, buffer, header_parser, request,
+                                         *match.stream, expects_continue, keep_alive);
       } else {
         bool body_ok = true;
         bool has_body = !header_parser.is_done();
@@ -263,11 +339,11 @@ class Server::Impl {
           } else {
             if (expects_continue) {
               bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
-              co_await Write(stream, cont);
+              co_await Write(stream, conn, cont);
             }
             bhttp::request_parser<bhttp::string_body> body_parser(std::move(header_parser));
             body_parser.body_limit(options_.max_body_bytes);
-            stream.expires_after(options_.read_timeout);
+            conn.ExpireAfter(options_.read_timeout);
             co_await bhttp::async_read(stream, buffer, body_parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
             if (ec) {
@@ -285,6 +361,7 @@ class Server::Impl {
             }
           }
         }
+        conn.NoDeadline();  // handlers take as long as they take
         if (body_ok) {
           const Handler* handler = match.handler;
           if (match.async != nullptr) {
@@ -306,7 +383,8 @@ class Server::Impl {
     }
     if (draining_.load()) keep_alive = false;
     size_t bytes_out = 0;
-    bool written = co_await SendResponse(stream, request, response, version, keep_alive, bytes_out);
+    bool written =
+        co_await SendResponse(stream, conn, request, response, version, keep_alive, bytes_out);
     if (options_.access_log) {
       LogAccess({.method = request.method,
                  .target = request.target,
@@ -353,7 +431,8 @@ class Server::Impl {
         asio::use_awaitable);
   }
 
-  asio::awaitable<Response> ReadStreamed(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+  asio::awaitable<Response> ReadStreamed(tcp::socket& stream, Connection& conn,
+                                         beast::flat_buffer& buffer,
                                          bhttp::request_parser<bhttp::empty_body>& header_parser,
                                          Request& request, const StreamHandler& handler,
                                          bool expects_continue, bool& keep_alive) {
@@ -379,7 +458,7 @@ class Server::Impl {
     if (expects_continue) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_,
                                               header_parser.get().version()};
-      co_await Write(stream, cont);
+      co_await Write(stream, conn, cont);
     }
     bhttp::request_parser<bhttp::buffer_body> parser(std::move(header_parser));
     parser.body_limit(options_.max_stream_body_bytes);
@@ -388,7 +467,7 @@ class Server::Impl {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
       beast::error_code ec;
-      stream.expires_after(options_.read_timeout);
+      conn.ExpireAfter(options_.read_timeout);
       co_await bhttp::async_read_some(stream, buffer, parser,
                                       asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::need_buffer) ec = {};
@@ -412,10 +491,11 @@ class Server::Impl {
         }
       }
     }
+    conn.NoDeadline();
     co_return sink->Finish();
   }
 
-  asio::awaitable<bool> SendResponse(beast::tcp_stream& stream, const Request& request,
+  asio::awaitable<bool> SendResponse(tcp::socket& stream, Connection& conn, const Request& request,
                                      Response& response, unsigned version, bool keep_alive,
                                      size_t& bytes_out) {
     auto fill = [&](auto& msg) {
@@ -435,7 +515,7 @@ class Server::Impl {
         fill(msg);
         msg.prepare_payload();
         bytes_out = msg.body().size();
-        co_return co_await Write(stream, msg);
+        co_return co_await Write(stream, conn, msg);
       }
       response = ErrorResponse(404, "file vanished before it could be sent");
     }
@@ -445,13 +525,17 @@ class Server::Impl {
     msg.body() = std::move(response.body);
     msg.prepare_payload();
     if (request.method == "HEAD") msg.body().clear();
-    co_return co_await Write(stream, msg);
+    co_return co_await Write(stream, conn, msg);
   }
 
   ServerOptions options_;
   const Router* router_;
-  asio::io_context ioc_;
+  // One shared context, or one per thread (partition_connections).
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_guards_;
+  size_t next_context_ = 0;  // Accept() only
   tcp::acceptor acceptor_;
+  asio::steady_timer sweep_timer_;
   std::vector<std::thread> threads_;
   int port_ = 0;
   std::atomic<bool> draining_{false};

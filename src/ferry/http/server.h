@@ -4,12 +4,22 @@
 // The one HTTP/1.1 server every Ferry API runs on (Boost.Beast over Asio,
 // C++20 coroutines; Beast stays inside server.cc).
 //
-// - Keep-alive, `io_threads` threads running one io_context.
+// - Keep-alive, `io_threads` threads. Shared mode (default): the threads run
+//   one io_context and any of them serves any connection, so a handler that
+//   blocks holds only its thread. Partitioned mode: each thread runs its own
+//   io_context and owns the connections dealt to it (round robin at accept)
+//   for their lifetime: no strand locking or cross-thread wake-up per
+//   request, the fastest setup for short non-blocking handlers (`ferry
+//   serve`), but a handler that blocks stalls its thread's other connections.
 // - Bounded header and body sizes: 431 past max_header_bytes, 413 past
 //   max_body_bytes (buffered routes) or max_stream_body_bytes (streaming).
 // - Timeouts: a request's headers must arrive within read_timeout; an idle
 //   keep-alive connection is closed after idle_timeout; each body chunk must
-//   arrive within read_timeout.
+//   arrive within read_timeout. Deadlines are plain timestamps that one
+//   sweeper checks every min(read_timeout, idle_timeout) / 4 (clamped to
+//   [5 ms, 1 s]), so a timeout fires up to that much late, and a request
+//   costs no timer operations (arming a per-connection timer per read was
+//   a timerfd syscall and a timer-queue update each time).
 // - Shutdown(): stop accepting, let in-flight requests finish (responses
 //   then carry "Connection: close"), close idle connections, and return when
 //   all are done or the drain deadline passes.
@@ -37,6 +47,9 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds drain_timeout{30'000};
   bool access_log = true;
+  // One io_context per thread, connections partitioned among the threads
+  // (see above). Default false: one shared io_context.
+  bool partition_connections = false;
 };
 
 class Server {

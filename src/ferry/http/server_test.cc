@@ -36,7 +36,9 @@ class UploadCollector : public BodySink {
   std::string* out_;
 };
 
-class ServerTest : public ::testing::Test {
+// Every test runs against both threading modes (shared io_context and
+// connections partitioned among per-thread contexts).
+class ServerTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     router_.Add("GET", "/hello", [](Request&) { return Response::Text(200, "hi"); });
@@ -81,8 +83,9 @@ class ServerTest : public ::testing::Test {
                           .max_body_bytes = 1024,
                           .max_stream_body_bytes = 8 * 1024 * 1024,
                           .read_timeout = std::chrono::milliseconds(300),
-                          .idle_timeout = std::chrono::milliseconds(2000),
-                          .access_log = false};
+                          .idle_timeout = std::chrono::milliseconds(1000),
+                          .access_log = false,
+                          .partition_connections = GetParam()};
     server_ = Server::Create(options, &router_).value();
     server_->Start();
   }
@@ -113,7 +116,7 @@ class ServerTest : public ::testing::Test {
   std::vector<std::thread> async_threads_;
 };
 
-TEST_F(ServerTest, AsyncRoutesAnswerInlineFromOtherThreadsOrAfterAThrow) {
+TEST_P(ServerTest, AsyncRoutesAnswerInlineFromOtherThreadsOrAfterAThrow) {
   auto client = NewClient();
   for (int i = 0; i < 20; ++i) {
     auto later = client->Send("POST", "/async/later", "x" + std::to_string(i), "text/plain");
@@ -128,7 +131,7 @@ TEST_F(ServerTest, AsyncRoutesAnswerInlineFromOtherThreadsOrAfterAThrow) {
   EXPECT_EQ(client->Send("GET", "/async/later").value().status, 405);
 }
 
-TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+TEST_P(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   auto client = NewClient();
   for (int i = 0; i < 50; ++i) {
     auto r = client->Send("GET", "/hello");
@@ -138,7 +141,7 @@ TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   }
 }
 
-TEST_F(ServerTest, RequestIdIsHonouredOrGenerated) {
+TEST_P(ServerTest, RequestIdIsHonouredOrGenerated) {
   auto client = NewClient();
   auto r = client->Send("GET", "/hello", "", "", {{"X-Request-Id", "abc-123"}}).value();
   bool found = false;
@@ -151,14 +154,14 @@ TEST_F(ServerTest, RequestIdIsHonouredOrGenerated) {
   EXPECT_EQ(generated.size(), 32u);
 }
 
-TEST_F(ServerTest, PathParamsAndLiteralPrecedence) {
+TEST_P(ServerTest, PathParamsAndLiteralPrecedence) {
   auto client = NewClient();
   EXPECT_EQ(client->Send("GET", "/items/7/parts/a/b%20c").value().body, "7|a/b%20c");
   EXPECT_EQ(client->Send("GET", "/items/7/parts/").value().body, "7|");
   EXPECT_EQ(client->Send("GET", "/items/list").value().body, "list");
 }
 
-TEST_F(ServerTest, UnknownRouteIs404AndWrongMethodIs405) {
+TEST_P(ServerTest, UnknownRouteIs404AndWrongMethodIs405) {
   auto client = NewClient();
   auto r = client->Send("GET", "/nope").value();
   EXPECT_EQ(r.status, 404);
@@ -166,7 +169,7 @@ TEST_F(ServerTest, UnknownRouteIs404AndWrongMethodIs405) {
   EXPECT_EQ(client->Send("DELETE", "/hello").value().status, 405);
 }
 
-TEST_F(ServerTest, OversizedBodyIs413) {
+TEST_P(ServerTest, OversizedBodyIs413) {
   auto client = NewClient();
   EXPECT_EQ(client->Send("POST", "/echo", std::string(1024, 'a')).value().status, 200);
   auto r = client->Send("POST", "/echo", std::string(1025, 'a')).value();
@@ -176,14 +179,14 @@ TEST_F(ServerTest, OversizedBodyIs413) {
   EXPECT_EQ(NewClient()->Send("GET", "/hello").value().status, 200);
 }
 
-TEST_F(ServerTest, OversizedHeaderIs431) {
+TEST_P(ServerTest, OversizedHeaderIs431) {
   auto client = NewClient();
   auto r = client->Send("GET", "/hello", "", "", {{"X-Big", std::string(8000, 'h')}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 431);
 }
 
-TEST_F(ServerTest, MalformedRequestIs400) {
+TEST_P(ServerTest, MalformedRequestIs400) {
   int fd = RawConnect();
   std::string garbage = "THIS IS NOT HTTP\r\n\r\n";
   ASSERT_EQ(write(fd, garbage.data(), garbage.size()), static_cast<ssize_t>(garbage.size()));
@@ -194,7 +197,7 @@ TEST_F(ServerTest, MalformedRequestIs400) {
   close(fd);
 }
 
-TEST_F(ServerTest, SlowClientIsDisconnected) {
+TEST_P(ServerTest, SlowClientIsDisconnected) {
   int fd = RawConnect();
   std::string partial = "GET /hello HTTP/1.1\r\nHost: x\r\n";  // never finishes its headers
   ASSERT_EQ(write(fd, partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
@@ -209,7 +212,24 @@ TEST_F(ServerTest, SlowClientIsDisconnected) {
   close(fd);
 }
 
-TEST_F(ServerTest, StreamingUploadAndDownload) {
+TEST_P(ServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+  int fd = RawConnect();
+  std::string request = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf);
+  ASSERT_GT(n, 0);
+  EXPECT_TRUE(std::string(buf, n).starts_with("HTTP/1.1 200")) << std::string(buf, n);
+  timeval tv{.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  n = read(fd, buf, sizeof buf);  // nothing more is sent: the server closes
+  EXPECT_LE(n, 0);
+  EXPECT_FALSE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << "server never closed";
+  close(fd);
+  EXPECT_EQ(NewClient()->Send("GET", "/hello").value().status, 200);
+}
+
+TEST_P(ServerTest, StreamingUploadAndDownload) {
   auto client = NewClient();
   std::string payload(5 * 1024 * 1024 + 3, 'q');
   auto r = client->Send("PUT", "/upload/a/b.bin", payload, "application/octet-stream").value();
@@ -220,7 +240,7 @@ TEST_F(ServerTest, StreamingUploadAndDownload) {
   EXPECT_EQ(d.body.size(), 3u * 1024 * 1024 + 7);
 }
 
-TEST_F(ServerTest, StreamingUploadOverLimitIs413AndSinkRejectionIs400) {
+TEST_P(ServerTest, StreamingUploadOverLimitIs413AndSinkRejectionIs400) {
   // The limit is checked against Content-Length before any body byte is read.
   int fd = RawConnect();
   std::string head = "PUT /upload/x HTTP/1.1\r\nHost: x\r\nContent-Length: 9437184\r\n\r\n";
@@ -236,10 +256,14 @@ TEST_F(ServerTest, StreamingUploadOverLimitIs413AndSinkRejectionIs400) {
   EXPECT_TRUE(uploaded_.empty());
 }
 
-TEST_F(ServerTest, ShutdownDrainsInFlightRequests) {
+TEST_P(ServerTest, ShutdownDrainsInFlightRequests) {
   auto result =
       std::async(std::launch::async, [this] { return NewClient()->Send("GET", "/slow"); });
-  while (!slow_started_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (!slow_started_.load()) {
+    // A failed /slow request would otherwise leave this loop waiting forever.
+    ASSERT_NE(result.wait_for(std::chrono::milliseconds(5)), std::future_status::ready)
+        << "/slow answered before its handler started: " << result.get().status();
+  }
   auto idle = NewClient();
   ASSERT_EQ(idle->Send("GET", "/hello").value().status, 200);  // an idle keep-alive connection
   server_->Shutdown();
@@ -251,6 +275,11 @@ TEST_F(ServerTest, ShutdownDrainsInFlightRequests) {
   // New connections are refused after shutdown.
   EXPECT_FALSE(NewClient()->Send("GET", "/hello").ok());
 }
+
+INSTANTIATE_TEST_SUITE_P(ThreadingModes, ServerTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Partitioned" : "Shared";
+                         });
 
 }  // namespace
 }  // namespace ferry::http

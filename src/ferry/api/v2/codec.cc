@@ -7,11 +7,14 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "simdjson.h"
 
 namespace ferry::api::v2 {
 namespace {
@@ -23,9 +26,21 @@ using serving::RequestedOutput;
 using serving::Tensor;
 
 // Deepest container nesting accepted anywhere in a request (parameters,
-// ignored fields). nlohmann's parser is iterative, this only bounds the work
-// spent on hostile documents and the depth of the DOMs we build.
+// ignored fields). RequestParser enforces it, so the error names the input
+// and comes in document order; it also bounds the depth of the DOMs we build.
 constexpr int kMaxJsonDepth = 64;
+// Deepest nesting simdjson accepts, i.e. the bound on DomWalker's recursion
+// (one small stack frame per level). Deeper than kMaxJsonDepth so that
+// documents between the two reach RequestParser, whose error is the precise
+// one (with the input's name, after any earlier error in the document);
+// deeper documents are refused by simdjson before the walk, with the same
+// message but no context.
+constexpr int kMaxWalkDepth = 2 * kMaxJsonDepth;
+// JSON parts up to this size are parsed by a per-thread simdjson parser that
+// keeps its buffers (about 15 bytes per JSON byte: tape, string copies,
+// structural indexes, padded input copy); bigger ones by a parser of their
+// own, so no thread holds on to a huge buffer.
+constexpr size_t kReusedParserMaxBytes = size_t{1} << 20;
 // Client-supplied text quoted in error messages is cut to this length.
 constexpr size_t kMaxQuotedChars = 128;
 
@@ -222,9 +237,10 @@ class DomBuilder {
 };
 
 // ---------------------------------------------------------------------------
-// The request decoder: a SAX handler that writes tensor elements straight
-// into Tensor::data, so the JSON is parsed once and no DOM is built for
-// "data". Only "parameters" objects become DOMs.
+// The request decoder: a SAX handler (nlohmann's interface) that writes
+// tensor elements straight into Tensor::data, so no nlohmann DOM is built for
+// "data"; only "parameters" objects become DOMs. DomWalker drives it from
+// simdjson's parse of the body (ParseRequestJson).
 
 class RequestParser {
  public:
@@ -1032,6 +1048,131 @@ absl::Status RequestParser::AttachBinary(std::string_view binary) {
 }
 
 // ---------------------------------------------------------------------------
+// Driving RequestParser from a simdjson DOM.
+
+// Calls the handler's SAX methods for a simdjson DOM in document order, as
+// nlohmann::json::sax_parse does for the same text: container sizes unknown
+// (-1), negative integers as number_integer, non-negative integers as
+// number_unsigned (simdjson's INT64 and UINT64 both), numbers with a fraction
+// or exponent as number_float, duplicate keys passed through in order. One
+// difference: simdjson reads "-0" as the integer 0, nlohmann as a signed
+// integer; here it arrives as number_unsigned(0), which only matters for
+// parameters that must be unsigned ("priority": -0 is now 0). Stops as soon as
+// a handler method returns false. The recursion is bounded by the parser's
+// max depth (kMaxWalkDepth).
+class DomWalker {
+ public:
+  explicit DomWalker(RequestParser* handler) : handler_(handler) {}
+
+  bool Walk(simdjson::dom::element element) {
+    using simdjson::dom::element_type;
+    switch (element.type()) {
+      case element_type::OBJECT: {
+        if (!handler_->start_object(kUnknownSize)) return false;
+        // value_unsafe() returns a reference into the temporary result: copy.
+        const simdjson::dom::object object = element.get_object().value_unsafe();
+        for (const simdjson::dom::key_value_pair field : object) {
+          text_.assign(field.key);
+          if (!handler_->key(text_) || !Walk(field.value)) return false;
+        }
+        return handler_->end_object();
+      }
+      case element_type::ARRAY: {
+        if (!handler_->start_array(kUnknownSize)) return false;
+        const simdjson::dom::array array = element.get_array().value_unsafe();
+        for (const simdjson::dom::element child : array) {
+          if (!Walk(child)) return false;
+        }
+        return handler_->end_array();
+      }
+      case element_type::INT64: {
+        const int64_t value = element.get_int64().value_unsafe();
+        if (value < 0) return handler_->number_integer(value);
+        return handler_->number_unsigned(static_cast<uint64_t>(value));
+      }
+      case element_type::UINT64:
+        return handler_->number_unsigned(element.get_uint64().value_unsafe());
+      case element_type::DOUBLE:
+        // The DOM keeps no number text; RequestParser does not use it.
+        return handler_->number_float(element.get_double().value_unsafe(), no_text_);
+      case element_type::STRING:
+        text_.assign(element.get_string().value_unsafe());
+        return handler_->string(text_);
+      case element_type::BOOL:
+        return handler_->boolean(element.get_bool().value_unsafe());
+      case element_type::NULL_VALUE:
+        return handler_->null();
+    }
+    return false;  // unreachable: every element_type is handled above
+  }
+
+ private:
+  static constexpr size_t kUnknownSize = static_cast<size_t>(-1);
+
+  RequestParser* handler_;
+  std::string text_;  // keys and strings; the handler may move from it
+  const std::string no_text_;
+};
+
+// Parses the JSON part `text` and runs `handler` over it. Returns the
+// client's error, or OK when the handler accepted the whole document.
+absl::Status ParseRequestJson(std::string_view text, RequestParser& handler) {
+  // nlohmann skips a leading UTF-8 byte order mark; simdjson does not.
+  std::string_view json_text = text;
+  if (json_text.starts_with("\xEF\xBB\xBF")) json_text.remove_prefix(3);
+  // simdjson refuses documents nested kMaxWalkDepth + 1 deep or deeper.
+  constexpr size_t kParserMaxDepth = kMaxWalkDepth + 1;
+  thread_local simdjson::dom::parser reused_parser;
+  std::optional<simdjson::dom::parser> own_parser;
+  simdjson::dom::parser* parser = &reused_parser;
+  if (json_text.size() > kReusedParserMaxBytes) parser = &own_parser.emplace();
+  simdjson::error_code error = simdjson::SUCCESS;
+  // A parser's max depth is set by its first allocate() and kept when it
+  // grows; a parser not allocated yet reports simdjson's default.
+  if (parser->max_depth() != kParserMaxDepth) {
+    error = parser->allocate(std::max<size_t>(json_text.size(), 4096), kParserMaxDepth);
+  }
+  simdjson::dom::element root;
+  if (error == simdjson::SUCCESS) {
+    // Copies the text into the parser's padded buffer: simdjson reads up to
+    // SIMDJSON_PADDING bytes past the end, and the body has no such padding.
+    const char* data = json_text.empty() ? "" : json_text.data();
+    error = parser->parse(data, json_text.size(), /*realloc_if_needed=*/true).get(root);
+  }
+  try {
+    switch (error) {
+      case simdjson::SUCCESS:
+        if (!DomWalker(&handler).Walk(root)) return absl::InvalidArgumentError(handler.error());
+        return absl::OkStatus();
+      case simdjson::DEPTH_ERROR:
+        return absl::InvalidArgumentError(
+            absl::StrCat("JSON nested deeper than ", kMaxJsonDepth, " levels"));
+      case simdjson::NUMBER_ERROR:
+        // Integers beyond 64 bits, which nlohmann reads as floats (so that
+        // 18446744073709551616 for UINT64 is "expected an integer", not a
+        // syntax error), and numbers that are invalid or overflow double.
+        // nlohmann handles both as before and names the offending number;
+        // RequestParser has seen no event yet. Such bodies are rare; they
+        // cost a simdjson pass on top of the old nlohmann parse.
+        if (!json::sax_parse(text.data(), text.data() + text.size(), &handler)) {
+          return absl::InvalidArgumentError(handler.error());
+        }
+        return absl::OkStatus();
+      case simdjson::MEMALLOC:
+      case simdjson::CAPACITY:
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot decode request: ", simdjson::error_message(error)));
+      default:
+        return absl::InvalidArgumentError(
+            absl::StrCat("malformed JSON: ", simdjson::error_message(error)));
+    }
+  } catch (const std::exception& e) {
+    // Allocation failures and the like while building the request.
+    return absl::InvalidArgumentError(absl::StrCat("cannot decode request: ", e.what()));
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Encoding.
 
 // Length of the valid UTF-8 sequence starting at s[i] (a byte >= 0x80), or 0.
@@ -1255,15 +1396,9 @@ absl::StatusOr<InferRequest> DecodeInferRequest(std::string_view body,
   }
   InferRequest request;
   RequestParser parser(limits, json_size, &request);
-  bool parsed;
-  try {
-    parsed = json::sax_parse(body.data(), body.data() + json_size, &parser);
-  } catch (const std::exception& e) {
-    // nlohmann reports syntax errors through parse_error(); this only catches
-    // allocation failures and the like.
-    return absl::InvalidArgumentError(absl::StrCat("cannot decode request: ", e.what()));
+  if (absl::Status parsed = ParseRequestJson(body.substr(0, json_size), parser); !parsed.ok()) {
+    return parsed;
   }
-  if (!parsed) return absl::InvalidArgumentError(parser.error());
   if (absl::Status attached = parser.AttachBinary(body.substr(json_size)); !attached.ok()) {
     return attached;
   }

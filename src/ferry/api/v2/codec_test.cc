@@ -1,5 +1,8 @@
 #include "ferry/api/v2/codec.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -52,6 +55,26 @@ std::string DecodeError(std::string_view body, std::optional<size_t> header = st
   }
   EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
   return std::string(request.status().message());
+}
+
+// Decodes `body` placed so that it ends exactly at a page boundary followed by
+// an inaccessible page: any read past the end of the body crashes, even one
+// by uninstrumented library code (ASan only sees instrumented code).
+absl::StatusOr<InferRequest> DecodeExact(std::string_view body,
+                                         std::optional<size_t> header = std::nullopt) {
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t pages = (body.size() + page - 1) / page + 1;
+  void* block =
+      mmap(nullptr, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (block == MAP_FAILED) return absl::InternalError("mmap failed");
+  char* guard = static_cast<char*>(block) + (pages - 1) * page;
+  EXPECT_EQ(mprotect(guard, page, PROT_NONE), 0);
+  char* copy = guard - body.size();
+  if (!body.empty()) std::memcpy(copy, body.data(), body.size());
+  absl::StatusOr<InferRequest> request =
+      DecodeInferRequest(std::string_view(copy, body.size()), header);
+  munmap(block, pages * page);
+  return request;
 }
 
 // One-input request body.
@@ -308,6 +331,254 @@ TEST(DecodeTest, RequestParametersAndUnknownFields) {
   EXPECT_TRUE(request.parameters.is_null());
 }
 
+// Numbers reach the decoder classified as nlohmann classifies them: negative
+// integers signed, non-negative integers unsigned, anything with a fraction
+// or an exponent a float.
+TEST(DecodeJsonTest, NumberClassification) {
+  constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+  constexpr uint64_t kUint64Max = std::numeric_limits<uint64_t>::max();
+  InferRequest request =
+      MustDecode(OneInput("INT64", "[6]", "[-1,0,-0,1,-9223372036854775808,9223372036854775807]"));
+  EXPECT_EQ(request.inputs[0].data, Pack<int64_t>({-1, 0, 0, 1, kInt64Min, kInt64Max}));
+  request = MustDecode(OneInput(
+      "UINT64", "[4]", "[0,9223372036854775807,9223372036854775808,18446744073709551615]"));
+  EXPECT_EQ(request.inputs[0].data,
+            Pack<uint64_t>({0, static_cast<uint64_t>(kInt64Max), uint64_t{1} << 63, kUint64Max}));
+  EXPECT_EQ(DecodeError(OneInput("UINT8", "[1]", "[-1]")),
+            "input 'x': 'data' element 0: value -1 is out of range for UINT8");
+  EXPECT_EQ(DecodeError(OneInput("INT64", "[1]", "[18446744073709551615]")),
+            "input 'x': 'data' element 0: value 18446744073709551615 is out of range for INT64");
+  // Integral values written as floats stay floats.
+  EXPECT_EQ(DecodeError(OneInput("INT32", "[1]", "[1e2]")),
+            "input 'x': 'data' element 0: expected an integer for INT32, got 100");
+  EXPECT_THAT(DecodeError(OneInput("INT32", "[1]", "[-0.0]")), HasSubstr("expected an integer"));
+  EXPECT_THAT(DecodeError(OneInput("FP32", "[1.0]", "[1]")), HasSubstr("array of integers"));
+
+  request = MustDecode(
+      OneInput("FP64", "[10]",
+               "[0.123456789,-1.5e-3,1E2,2e+2,25e-1,-0.0,0.0,-7,18446744073709551615,1e-400]"));
+  const std::vector<double> want = {0.123456789, -1.5e-3, 100, 200, 2.5, -0.0, 0, -7, 0x1p64, 0};
+  ASSERT_EQ(request.inputs[0].data, Pack<double>(want));
+  double negative_zero;
+  std::memcpy(&negative_zero, request.inputs[0].data.data() + 5 * sizeof(double), sizeof(double));
+  EXPECT_TRUE(std::signbit(negative_zero));
+  request = MustDecode(OneInput("FP32", "[3]", "[0.123456789,-1.5e-3,-0.0]"));
+  EXPECT_EQ(request.inputs[0].data,
+            Pack<float>({static_cast<float>(0.123456789), static_cast<float>(-1.5e-3), -0.0f}));
+  // Shape dims and elements buffered before the datatype keep their kind.
+  request = MustDecode(
+      R"({"inputs":[{"name":"x","data":[-3,18446744073709551615,2.5],"shape":[3],"datatype":"FP64"}]})");
+  EXPECT_EQ(request.inputs[0].data, Pack<double>({-3, 0x1p64, 2.5}));
+
+  // In parameters the JSON types are those nlohmann's own parser gives.
+  request = MustDecode(R"({"inputs":[],"parameters":{"n":-5,"z":0,"u":18446744073709551615,)"
+                       R"("i":9223372036854775807,"f":1.5e0,"nz":-0.0,"e":1E3}})");
+  const json& parameters = request.parameters;
+  EXPECT_EQ(parameters, json::parse(R"({"n":-5,"z":0,"u":18446744073709551615,)"
+                                    R"("i":9223372036854775807,"f":1.5e0,"nz":-0.0,"e":1E3})"));
+  EXPECT_TRUE(parameters["n"].is_number_integer() && !parameters["n"].is_number_unsigned());
+  EXPECT_TRUE(parameters["z"].is_number_unsigned());
+  EXPECT_TRUE(parameters["u"].is_number_unsigned());
+  EXPECT_TRUE(parameters["i"].is_number_unsigned());
+  EXPECT_TRUE(parameters["f"].is_number_float());
+  EXPECT_TRUE(parameters["nz"].is_number_float() && std::signbit(parameters["nz"].get<double>()));
+  EXPECT_TRUE(parameters["e"].is_number_float());
+}
+
+// Integers beyond 64 bits are floats, as with nlohmann; numbers beyond double
+// are malformed.
+TEST(DecodeJsonTest, BigIntegers) {
+  InferRequest request = MustDecode(OneInput(
+      "FP64", "[3]", "[123456789012345678901234567890,-9223372036854775809,18446744073709551616]"));
+  EXPECT_EQ(request.inputs[0].data,
+            Pack<double>({123456789012345678901234567890.0, -9223372036854775809.0, 0x1p64}));
+  EXPECT_EQ(DecodeError(OneInput("UINT64", "[1]", "[123456789012345678901234567890]")),
+            "input 'x': 'data' element 0: expected an integer for UINT64, got "
+            "1.2345678901234568e+29");
+  EXPECT_THAT(DecodeError(OneInput("INT64", "[1]", "[-9223372036854775809]")),
+              HasSubstr("expected an integer for INT64"));
+  EXPECT_THAT(DecodeError(OneInput("FP32", "[123456789012345678901234567890]", "[1]")),
+              HasSubstr("'shape' must be an array of integers"));
+  request = MustDecode(R"({"inputs":[],"parameters":{"big":123456789012345678901234567890}})");
+  EXPECT_TRUE(request.parameters["big"].is_number_float());
+  EXPECT_THAT(DecodeError(R"({"inputs":[],"parameters":{"priority":18446744073709551616}})"),
+              HasSubstr("parameters.priority"));
+  // Too big for a double, or not a number at all.
+  for (const std::string& data :
+       std::vector<std::string>{"[1e999]", "[-1e999]", "[1" + std::string(400, '0') + "]", "[01]",
+                                "[1.]", "[-]", "[.5]", "[+1]", "[0x10]", "[NaN]", "[Infinity]"}) {
+    EXPECT_THAT(DecodeError(OneInput("FP64", "[1]", data)), HasSubstr("malformed JSON")) << data;
+  }
+}
+
+TEST(DecodeJsonTest, RejectsDeepNesting) {
+  // Deeper than simdjson's bound: refused before anything is walked, however
+  // deep (no recursion), with the same message.
+  for (int levels : {200, 100000}) {
+    const std::string arrays = std::string(levels, '[') + std::string(levels, ']');
+    EXPECT_EQ(DecodeError(R"({"inputs":[],"junk":)" + arrays + "}"),
+              "JSON nested deeper than 64 levels");
+    std::string objects = R"({"inputs":[],"junk":)";
+    for (int i = 0; i < levels; ++i) objects += R"({"a":)";
+    objects += "1" + std::string(levels + 1, '}');
+    EXPECT_EQ(DecodeError(objects), "JSON nested deeper than 64 levels");
+    // Unbalanced: never closed.
+    EXPECT_THAT(DecodeError(std::string(levels, '[')), HasSubstr("JSON"));
+    EXPECT_THAT(DecodeError(std::string(levels, '{')), HasSubstr("JSON"));
+  }
+  // Deeper than 64 but within simdjson's bound: the decoder's own error, with
+  // its context.
+  const std::string input =
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1],"extra":)" +
+      std::string(70, '[') + std::string(70, ']') + "}]}";
+  EXPECT_EQ(DecodeError(input), "input 'x': JSON nested deeper than 64 levels");
+  // An input whose error waits for its name: deep content is still bounded.
+  const std::string unnamed = R"({"inputs":[{"shape":[-1],"extra":)" + std::string(120, '[') +
+                              std::string(120, ']') + R"(,"name":"late"}]})";
+  EXPECT_EQ(DecodeError(unnamed), "input 'late': 'shape' dimension -1 is negative");
+  // 64 levels are fine.
+  const std::string ok =
+      R"({"inputs":[],"junk":)" + std::string(63, '[') + std::string(63, ']') + "}";
+  MustDecode(ok);
+}
+
+TEST(DecodeJsonTest, RejectsInvalidUtf8AndBadStrings) {
+  for (const std::string& bad : std::vector<std::string>{
+           std::string("\xff"),              // never valid
+           std::string("\xc3"),              // truncated sequence
+           std::string("\xc0\xaf"),          // overlong '/'
+           std::string("\xed\xa0\x80"),      // UTF-16 surrogate
+           std::string("\xf4\x90\x80\x80"),  // beyond U+10FFFF
+           std::string("\\ud800"),           // lone high surrogate escape
+           std::string("\\udc00"),           // lone low surrogate escape
+           std::string("\\ud800\\u0041"),    // high surrogate without low
+           std::string("\\x41"),             // invalid escape
+           std::string("a\x01"),             // unescaped control character
+       }) {
+    EXPECT_THAT(DecodeError(OneInput("BYTES", "[1]", "[\"" + bad + "\"]")),
+                HasSubstr("malformed JSON"))
+        << bad;
+    EXPECT_THAT(DecodeError(R"({"inputs":[],")" + bad + R"(":1})"), HasSubstr("malformed JSON"))
+        << bad;
+  }
+  // Invalid UTF-8 outside strings, or in a string nobody reads.
+  EXPECT_THAT(DecodeError("{\"inputs\":[]}\xff"), HasSubstr("malformed JSON"));
+  EXPECT_THAT(DecodeError("{\"inputs\":[],\"id\":\"a\",\"junk\":\"\xff\"}"),
+              HasSubstr("malformed JSON: The input is not valid UTF-8"));
+  // Valid text, escapes and all, reaches the tensor as UTF-8; keys are
+  // unescaped before they are matched.
+  InferRequest request =
+      MustDecode(R"({"inputs":[{"n\u0061me":"x","datatype":"BYTES","shape":[3],)"
+                 R"("data":["\u00e9\ud83d\ude00","a\u0000b","\/\"\\\b\f\n\r\t"]}]})");
+  EXPECT_EQ(request.inputs[0].name, "x");
+  EXPECT_EQ(request.inputs[0].data,
+            PackBytes({"\xc3\xa9\xf0\x9f\x98\x80", std::string("a\0b", 3), "/\"\\\b\f\n\r\t"}));
+}
+
+TEST(DecodeJsonTest, RejectsTrailingGarbageAndTruncation) {
+  const std::string good = R"({"inputs":[]})";
+  for (const std::string& bad : std::vector<std::string>{
+           good + " x", good + "}", good + "{}", good + "[]", good + " 1",
+           good + std::string(1, '\0'), good + ",", good.substr(0, good.size() - 1),
+           good.substr(0, 5), std::string("{\"inputs\":[],}"), std::string("{\"inputs\":[1,]}"),
+           std::string("{\"inputs\" []}"), std::string("{'inputs':[]}"), std::string(" "),
+           std::string("\n\t "), std::string("nul"), std::string("tru"),
+           std::string("\"unterminated")}) {
+    const std::string message = DecodeError(bad);
+    EXPECT_THAT(message, HasSubstr("malformed JSON: ")) << bad;
+    EXPECT_GT(message.size(), std::string("malformed JSON: ").size()) << bad;
+  }
+  EXPECT_EQ(DecodeError(""), "malformed JSON: Empty: no JSON found");
+  // Whitespace around the document, and a UTF-8 byte order mark before it
+  // (nlohmann skipped one too), are fine.
+  MustDecode(" \t\r\n" + good + " \t\r\n");
+  MustDecode("\xEF\xBB\xBF" + good);
+  EXPECT_THAT(DecodeError("\xEF\xBB" + good), HasSubstr("malformed JSON"));
+}
+
+TEST(DecodeJsonTest, DuplicateKeysInDocumentOrder) {
+  // Known fields: refused. Inside parameters: the last one wins, as before.
+  InferRequest request =
+      MustDecode(R"({"inputs":[],"parameters":{"a":1,"b":[true],"a":{"c":null}}})");
+  EXPECT_EQ(request.parameters, json::parse(R"({"a":{"c":null},"b":[true]})"));
+  EXPECT_EQ(request.parameters["a"]["c"], nullptr);
+  request = MustDecode(R"({"junk":1,"junk":[2],"inputs":[],"junk":{}})");
+  EXPECT_TRUE(request.inputs.empty());
+}
+
+// The 30-float request the benchmarks send, through the whole decoder.
+TEST(DecodeJsonTest, TypicalRequest) {
+  std::string data;
+  std::vector<float> want;
+  for (int i = 0; i < 30; ++i) {
+    const double value = i % 3 == 2 ? -(1.5 + i) * 1e-3 : 0.123456789 + i * 0.0311;
+    if (i > 0) data += ",";
+    data += absl::StrCat(value);
+    want.push_back(static_cast<float>(std::stod(absl::StrCat(value))));
+  }
+  const std::string body =
+      R"({"inputs":[{"name":"input-0","shape":[1,30],"datatype":"FP32","data":[)" + data +
+      R"(]}],"outputs":[{"name":"predict"}]})";
+  absl::StatusOr<InferRequest> request = DecodeExact(body);
+  ASSERT_TRUE(request.ok()) << request.status();
+  ASSERT_EQ(request->inputs.size(), 1u);
+  EXPECT_EQ(request->inputs[0].name, "input-0");
+  EXPECT_EQ(request->inputs[0].shape, (std::vector<int64_t>{1, 30}));
+  EXPECT_EQ(request->inputs[0].data, Pack(want));
+  ASSERT_EQ(request->outputs.size(), 1u);
+  EXPECT_EQ(request->outputs[0].name, "predict");
+}
+
+// simdjson reads past the end of its input; the decoder must hand it a padded
+// copy and never read past the body. Every body here ends right before an
+// inaccessible page.
+TEST(DecodeJsonTest, NeverReadsPastTheBody) {
+  const std::vector<std::string> bodies = {
+      OneInput("FP32", "[2]", "[1.5,-2]"),
+      R"({"inputs":[],"id":"abc"})",
+      R"({"inputs":[],"id":"abc)",  // truncated in a string
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1.25)",  // in a number
+      "123456789",  // scalar document ending in a number
+      "1e",
+      "-",
+      "\"\\u12",
+      "t",
+      "[",
+      "{\"",
+      "",
+  };
+  for (const std::string& body : bodies) {
+    absl::StatusOr<InferRequest> request = DecodeExact(body);
+    if (!request.ok()) {
+      EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
+    }
+    EXPECT_EQ(request.ok(), body == bodies[0] || body == bodies[1]) << body;
+  }
+  // A JSON part that ends exactly where the body does, with binary data
+  // declared: the header is all there is.
+  const std::string header =
+      R"({"inputs":[{"name":"a","datatype":"INT8","shape":[0],"parameters":{"binary_data_size":0}}]})";
+  absl::StatusOr<InferRequest> request = DecodeExact(header, header.size());
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_TRUE(request->inputs[0].data.empty());
+
+  // Bodies above the per-thread parser's size get a parser of their own; the
+  // per-thread one still works afterwards.
+  const int64_t count = 300000;  // ~1.2 MB of JSON
+  std::string data = "[0.5";
+  for (int64_t i = 1; i < count; ++i) data += ",0.5";
+  data += "]";
+  const std::string big = OneInput("FP32", absl::StrCat("[", count, "]"), data);
+  ASSERT_GT(big.size(), size_t{1} << 20);
+  request = DecodeExact(big);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->inputs[0].data.size(), count * sizeof(float));
+  EXPECT_THAT(DecodeError(big.substr(0, big.size() - 1)), HasSubstr("malformed JSON"));
+  request = DecodeExact(bodies[0]);
+  EXPECT_TRUE(request.ok()) << request.status();
+}
+
 // ---------------------------------------------------------------------------
 // Binary tensor data extension.
 
@@ -329,6 +600,25 @@ TEST(DecodeBinaryTest, MixedBinaryAndJsonInputs) {
   EXPECT_EQ(request.inputs[0].data, Pack<float>({1.5f, -2.0f}));
   EXPECT_EQ(request.inputs[1].data, Pack<int32_t>({5}));
   EXPECT_EQ(request.inputs[2].data, PackBytes({"hi", "you"}));
+}
+
+TEST(DecodeBinaryTest, BinaryBytesAreNotJson) {
+  // Only the first json_header_length bytes are parsed: binary data that is
+  // not UTF-8, or looks like more JSON, must not confuse the parser.
+  const std::string header =
+      R"({"inputs":[{"name":"a","datatype":"UINT8","shape":[8],"parameters":{"binary_data_size":8}}]})";
+  for (const std::string& binary :
+       std::vector<std::string>{std::string("\xff\xfe\x00\x80\xc3\"}]", 8),
+                                std::string(" , {}]x\"", 8), std::string(8, '\0')}) {
+    absl::StatusOr<InferRequest> request = DecodeExact(header + binary, header.size());
+    ASSERT_TRUE(request.ok()) << request.status();
+    EXPECT_EQ(request->inputs[0].data, binary);
+  }
+  // A header length that cuts the JSON short is malformed JSON.
+  EXPECT_THAT(DecodeError(header + std::string(8, 'x'), header.size() - 1),
+              HasSubstr("malformed JSON"));
+  // One that takes binary bytes into the JSON is trailing garbage.
+  EXPECT_THAT(DecodeError(header + "12345678", header.size() + 2), HasSubstr("malformed JSON"));
 }
 
 TEST(DecodeBinaryTest, RejectsSizeMismatches) {

@@ -57,12 +57,17 @@ struct BatcherOptions {
   // Execution threads ("model instances"); up to this many batches run
   // concurrently. Default 1.
   int instances = 1;
-  // When true and max_queue_delay_us is 0: a request that arrives while the
-  // queue is empty and an instance is idle executes at once on the calling
-  // thread (no hand-off to a worker thread: two context switches fewer per
-  // request at low load). Under load requests queue and batch as usual.
-  // Default false; `ferry serve` enables it (the caller is an I/O thread
-  // that may block for one execution).
+  // When true and max_queue_delay_us is 0: a request that arrives while an
+  // instance is idle takes that instance on the calling thread, which
+  // executes the oldest batch (FIFO, so it may include requests queued
+  // earlier) and then keeps draining whatever queued meanwhile, up to
+  // DynamicBatcher::kMaxInlineRounds batches, before handing back to the
+  // worker threads. Requests arriving while every instance is busy queue and
+  // batch as usual, without waking a worker (the busy instances re-poll).
+  // Saves the hand-off to a worker thread (futex wake-ups and context
+  // switches) at low and high load. Default false; `ferry serve` enables it
+  // (the caller is an I/O thread that may block for a few executions and
+  // answers other requests' callbacks).
   bool execute_inline_when_idle = false;
   // Source of time for the delay window, timeouts and statistics. Not owned;
   // must outlive the batcher. Default the real clock.

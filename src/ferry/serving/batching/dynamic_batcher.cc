@@ -201,41 +201,42 @@ void DynamicBatcher::Enqueue(serving::InferRequest request, serving::InferCallba
 
   absl::Status status;
   int64_t queued = 0;
-  std::vector<QueuedRequest> inline_batch;
+  bool wake_worker = false;
+  bool run_inline = false;
+  BatchQueue::PollResult first;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {
       status = absl::UnavailableError("draining");
     } else {
-      const bool run_inline = options_.execute_inline_when_idle &&
-                              options_.max_queue_delay_us == 0 && queue_.size() == 0 &&
-                              busy_ < options_.instances;
       status = queue_.Enqueue(std::move(item), now_us);
       if (status.ok()) {
         pending_.fetch_add(1, std::memory_order_relaxed);
-        if (run_inline) {
-          inline_batch = std::move(queue_.Poll(now_us).batch);
-          if (!inline_batch.empty()) ++busy_;
+        if (!InlineEnabled()) {
+          // Workers own the delay window and preferred sizes: always wake one.
+          wake_worker = true;
+        } else if (busy_ < options_.instances) {
+          // An idle instance: this thread takes it and executes the oldest
+          // batch (which includes `item` unless older requests fill it).
+          ++busy_;
+          ++inline_;
+          run_inline = true;
+          first = queue_.Poll(now_us);
+          // Let an idle worker take what this batch left behind.
+          wake_worker = queue_.size() > 0 && busy_ < options_.instances;
         }
+        // Otherwise every instance is busy, and each re-polls the queue when
+        // its batch finishes (WorkerLoop and DrainInline): no wake-up needed.
       }
     }
     queued = queue_.size();
   }
-  if (status.ok()) {
-    if (inline_batch.empty()) {
-      cv_.notify_one();
-      return;
-    }
-    RunBatch(std::move(inline_batch), now_us);
-    bool more;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      --busy_;
-      more = queue_.size() > 0;
-    }
-    if (more) cv_.notify_one();
+  if (wake_worker) cv_.notify_one();
+  if (run_inline) {
+    DrainInline(std::move(first), now_us);
     return;
   }
+  if (status.ok()) return;
   // Enqueue left `item` unmoved; answer it here.
   if (absl::IsResourceExhausted(status)) {
     CountFailure(kFailureRejected, 1);
@@ -249,6 +250,39 @@ void DynamicBatcher::Enqueue(serving::InferRequest request, serving::InferCallba
   item.done(std::move(status));
 }
 
+void DynamicBatcher::DrainInline(BatchQueue::PollResult polled, int64_t poll_us) {
+  // Holds one instance (busy_) and one inline_ count from Enqueue until the
+  // release below.
+  for (int round = 1;; ++round) {
+    FailExpired(std::move(polled.expired));
+    if (!polled.batch.empty()) RunBatch(std::move(polled.batch), poll_us);
+    std::unique_lock<std::mutex> lock(mu_);
+    // After Stop() the workers flush the queue (ignoring busy_); this thread
+    // leaves it to them and returns to its own sockets.
+    if (round < kMaxInlineRounds && !stopping_) {
+      poll_us = options_.clock->MonotonicMicros();
+      polled = queue_.Poll(poll_us);
+      if (!polled.batch.empty() || !polled.expired.empty()) {
+        // Let an idle worker take what this batch leaves behind.
+        const bool wake_worker = queue_.size() > 0 && busy_ < options_.instances;
+        lock.unlock();
+        if (wake_worker) cv_.notify_one();
+        continue;
+      }
+    }
+    --busy_;
+    --inline_;
+    // Released with work still queued (round bound or Stop()): hand it to a
+    // worker. With max_queue_delay_us 0 an empty Poll means an empty queue,
+    // so the common exit wakes nobody.
+    if (queue_.size() > 0) cv_.notify_one();
+    if (inline_ == 0 && stopping_) idle_cv_.notify_all();
+    // Notified under the lock: once it is released Stop() may return and the
+    // batcher may be destroyed, so nothing below touches `this`.
+    return;
+  }
+}
+
 void DynamicBatcher::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -258,6 +292,10 @@ void DynamicBatcher::Stop() {
   std::call_once(join_once_, [this] {
     for (std::thread& worker : workers_) worker.join();
   });
+  // Inline executions still running were started before stopping_ and may
+  // hold requests other callers queued; their callbacks run before we return.
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_cv_.wait(lock, [this] { return inline_ == 0; });
 }
 
 int64_t DynamicBatcher::pending() const { return pending_.load(std::memory_order_relaxed); }
@@ -270,17 +308,20 @@ BatcherStats DynamicBatcher::Stats() const {
 void DynamicBatcher::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    if (busy_ >= options_.instances && !stopping_) {  // inline executions hold every instance
+    // Inline executions hold every instance. An inline caller that releases
+    // one with requests still queued wakes a worker; Stop() wakes all.
+    if (busy_ >= options_.instances && !stopping_) {
       cv_.wait(lock);
       continue;
     }
     const int64_t now_us = options_.clock->MonotonicMicros();
     BatchQueue::PollResult polled = stopping_ ? queue_.Flush(now_us) : queue_.Poll(now_us);
     if (!polled.batch.empty() || !polled.expired.empty()) {
-      // Another instance may take what is left while this one executes.
-      if (queue_.size() > 0) cv_.notify_one();
       const bool executes = !polled.batch.empty();
       if (executes) ++busy_;
+      // An idle instance may take what is left while this one executes. When
+      // every instance is busy each re-polls as it finishes: no wake-up.
+      if (queue_.size() > 0 && busy_ < options_.instances) cv_.notify_one();
       lock.unlock();
       FailExpired(std::move(polled.expired));
       if (executes) RunBatch(std::move(polled.batch), now_us);

@@ -7,6 +7,19 @@
 // rules), concatenate the requests' inputs along dimension 0, execute once,
 // split the outputs back by rows and answer every request.
 //
+// Inline execution and drain (options.execute_inline_when_idle with
+// max_queue_delay_us 0): an instance is busy whether it executes on a worker
+// thread or on a caller's. An Enqueue that finds an instance idle takes it on
+// the calling thread, executes the oldest batch (FIFO: it may hold requests
+// queued earlier, and need not hold the caller's own), then keeps the
+// instance and executes whatever else has queued meanwhile, up to
+// kMaxInlineRounds batches, before releasing it (and waking a worker if
+// requests remain). An Enqueue that finds every instance busy only queues:
+// each busy instance, worker or caller, polls the queue again when its batch
+// finishes, so no worker is woken for it. Under load one caller thus serves
+// the requests that piled up behind it without a hand-off to a worker thread
+// (no futex wake-up or context switch per request).
+//
 // Batch compatibility: requests are batched together only when they have the
 // same input signature — the same set of input names, and per input the same
 // datatype and the same dimensions after dimension 0. A request with another
@@ -84,8 +97,12 @@ class DynamicBatcher {
   DynamicBatcher(const DynamicBatcher&) = delete;
   DynamicBatcher& operator=(const DynamicBatcher&) = delete;
 
-  // Queues `request`; never waits for the model. `done` is called exactly
-  // once: from a worker thread with the response, or with
+  // Queues `request`. Never waits for the model, except with
+  // options.execute_inline_when_idle (see the class comment): then, when an
+  // instance is idle, the calling thread executes up to kMaxInlineRounds
+  // batches before returning, and answers their requests — possibly other
+  // callers' — itself. `done` is called exactly once: from a worker thread
+  // (or a thread executing inline) with the response, or with
   //   DeadlineExceeded "request timeout expired"  still queued at its timeout
   //                    (request.timeout_us, else options.default_timeout_us);
   //   the execute error (or Internal when outputs cannot be split) for every
@@ -101,9 +118,11 @@ class DynamicBatcher {
   void Enqueue(serving::InferRequest request, serving::InferCallback done);
 
   // Stops accepting requests, executes everything already queued (without
-  // waiting for delay windows), and joins the workers. Idempotent and
-  // thread-safe; must not be called from inside `execute` or a `done`
-  // callback.
+  // waiting for delay windows), joins the workers and waits for inline
+  // executions already running (they stop draining: the workers flush the
+  // rest). On return every request accepted so far has been answered.
+  // Idempotent and thread-safe; must not be called from inside `execute` or a
+  // `done` callback.
   void Stop();
 
   // Requests queued or executing (answered requests are not counted by the
@@ -115,10 +134,24 @@ class DynamicBatcher {
 
   const BatcherOptions& options() const { return options_; }
 
+  // Most batches one Enqueue call executes inline (its first included) before
+  // handing the queue back to the workers. Bounds how long an I/O thread is
+  // kept from its own sockets while requests keep arriving.
+  static constexpr int kMaxInlineRounds = 8;
+
  private:
   DynamicBatcher(const BatcherOptions& options, ExecuteFn execute, BatchQueue queue);
 
+  // execute_inline_when_idle in effect (it needs max_queue_delay_us 0).
+  bool InlineEnabled() const {
+    return options_.execute_inline_when_idle && options_.max_queue_delay_us == 0;
+  }
   void WorkerLoop();
+  // Called by Enqueue holding an instance (busy_, inline_) with the first
+  // Poll's result: executes it, then re-polls and executes until the queue is
+  // empty, kMaxInlineRounds batches ran, or Stop(); then releases the
+  // instance. Touches nothing of `this` after releasing it.
+  void DrainInline(BatchQueue::PollResult polled, int64_t poll_us);
   // Runs one batch outside the lock and answers its requests.
   void RunBatch(std::vector<QueuedRequest> batch, int64_t start_us);
   void FailExpired(std::vector<QueuedRequest> expired);
@@ -129,10 +162,12 @@ class DynamicBatcher {
   const ExecuteFn execute_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  BatchQueue queue_;       // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
-  int busy_ = 0;           // guarded by mu_; instances executing (workers + inline)
+  std::condition_variable cv_;       // workers wait here
+  std::condition_variable idle_cv_;  // Stop() waits here for inline_ == 0
+  BatchQueue queue_;                 // guarded by mu_
+  bool stopping_ = false;            // guarded by mu_
+  int busy_ = 0;                     // guarded by mu_; instances executing (workers + inline)
+  int inline_ = 0;                   // guarded by mu_; Enqueue calls holding an instance
   std::vector<std::thread> workers_;
   std::once_flag join_once_;
 

@@ -1,7 +1,9 @@
 #include "ferry/serving/batching/dynamic_batcher.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <latch>
 #include <map>
 #include <mutex>
 #include <set>
@@ -549,7 +551,8 @@ TEST(DynamicBatcherInlineTest, IdleInstanceExecutesOnTheCallerAndLoadStillBatche
   ASSERT_EQ(threads.size(), 1u);
   EXPECT_EQ(threads[0], std::this_thread::get_id());
   // Busy (another caller holds the only instance inline): later requests
-  // queue and a worker batches them once the instance frees up.
+  // queue and are batched once the instance frees up (the caller holding it
+  // drains them; see DynamicBatcherInlineDrainTest).
   hold = true;
   Answers answers;
   std::thread first([&] { batcher->Enqueue(Request("b", 1, 2), answers.For("b")); });
@@ -562,6 +565,404 @@ TEST(DynamicBatcherInlineTest, IdleInstanceExecutesOnTheCallerAndLoadStillBatche
   answers.WaitFor(5);
   EXPECT_EQ(model.rows().back(), 4);  // the four queued requests ran as one batch
   EXPECT_EQ(batcher->pending(), 0);
+}
+
+}  // namespace
+}  // namespace ferry::serving::batching
+
+namespace ferry::serving::batching {
+namespace {
+
+// Records every execute call: the thread it ran on and each row's first
+// value (the `base` Request() was given), in execution order.
+class CallLog {
+ public:
+  struct Call {
+    std::thread::id thread;
+    std::vector<float> bases;
+  };
+  // Returns the call's index (0 for the first call).
+  int Record(std::span<const Tensor> inputs) {
+    Call call{.thread = std::this_thread::get_id()};
+    std::vector<float> values = Floats(inputs[0]);
+    for (size_t i = 0; i < values.size(); i += 2) call.bases.push_back(values[i]);
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back(std::move(call));
+    return static_cast<int>(calls_.size()) - 1;
+  }
+  std::vector<Call> Calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Call> calls_;
+};
+
+BatcherOptions InlineOptions(int64_t max_batch_size, int instances) {
+  return {.max_batch_size = max_batch_size,
+          .max_queue_delay_us = 0,
+          .max_queue_size = 0,
+          .instances = instances,
+          .execute_inline_when_idle = true};
+}
+
+TEST(DynamicBatcherInlineDrainTest, RequestsQueuedBehindAnInlineExecutionRunOnTheSameThread) {
+  CallLog log;
+  Gate gate;
+  DoublingModel model;
+  auto batcher = MakeBatcher(InlineOptions(/*max_batch_size=*/8, /*instances=*/1),
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               if (log.Record(in) == 0) gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  std::thread caller([&] { batcher->Enqueue(Request("first", 1, 0), answers.For("first")); });
+  const std::thread::id caller_id = caller.get_id();
+  gate.WaitEntered(1);
+  // The only instance is held by `caller`: these queue, and nobody is woken.
+  std::vector<std::string> ids = {"first"};
+  for (int i = 0; i < 6; ++i) {
+    ids.push_back("q" + std::to_string(i));
+    batcher->Enqueue(Request(ids.back(), 1, static_cast<float>(10 * (i + 1))),
+                     answers.For(ids.back()));
+  }
+  EXPECT_EQ(batcher->pending(), 7);
+  gate.Open();
+  caller.join();
+
+  // The caller's Enqueue returned only after draining the queue.
+  for (const std::string& id : ids) EXPECT_TRUE(answers.Has(id)) << id;
+  EXPECT_EQ(answers.order(), ids);  // FIFO
+  std::vector<CallLog::Call> calls = log.Calls();
+  ASSERT_EQ(calls.size(), 2u);  // the six queued requests ran as one batch
+  EXPECT_THAT(calls[0].bases, ElementsAre(0));
+  EXPECT_THAT(calls[1].bases, ElementsAre(10, 20, 30, 40, 50, 60));
+  for (const CallLog::Call& call : calls) EXPECT_EQ(call.thread, caller_id);
+  for (int i = 0; i < 6; ++i) {
+    absl::StatusOr<InferResponse> response = answers.Get("q" + std::to_string(i));
+    ASSERT_TRUE(response.ok()) << response.status();
+    const float base = 10.0f * (i + 1);
+    EXPECT_EQ(Floats(*Output(*response, "y")), (std::vector<float>{2 * base, 2 * base + 2}));
+  }
+  EXPECT_EQ(batcher->pending(), 0);
+  BatcherStats stats = batcher->Stats();
+  EXPECT_EQ(stats.success_count, 7);
+  EXPECT_THAT(stats.batch_size_count, ElementsAre(Pair(1, 1), Pair(6, 1)));
+}
+
+TEST(DynamicBatcherInlineDrainTest, DrainStopsAfterTheRoundBoundAndAWorkerTakesTheRest) {
+  constexpr int kRounds = DynamicBatcher::kMaxInlineRounds;
+  constexpr int kQueued = kRounds + 3;
+  CallLog log;
+  Gate gate;
+  DoublingModel model;
+  // max_batch_size 1: every request is a batch (a round) of its own.
+  auto batcher = MakeBatcher(InlineOptions(/*max_batch_size=*/1, /*instances=*/1),
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               if (log.Record(in) == 0) gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  std::thread caller([&] { batcher->Enqueue(Request("r0", 1, 0), answers.For("r0")); });
+  const std::thread::id caller_id = caller.get_id();
+  gate.WaitEntered(1);
+  for (int i = 1; i <= kQueued; ++i) {
+    batcher->Enqueue(Request("r" + std::to_string(i), 1, static_cast<float>(i)),
+                     answers.For("r" + std::to_string(i)));
+  }
+  gate.Open();
+  caller.join();
+  // The caller executed exactly kRounds batches before returning.
+  for (int i = 0; i < kRounds; ++i) EXPECT_TRUE(answers.Has("r" + std::to_string(i))) << i;
+  answers.WaitFor(kQueued + 1);
+
+  std::vector<CallLog::Call> calls = log.Calls();
+  ASSERT_EQ(calls.size(), static_cast<size_t>(kQueued + 1));
+  const std::thread::id worker_id = calls[kRounds].thread;
+  EXPECT_NE(worker_id, caller_id);
+  EXPECT_NE(worker_id, std::this_thread::get_id());
+  for (int i = 0; i <= kQueued; ++i) {
+    // One instance: executions are serial, in FIFO order.
+    EXPECT_THAT(calls[i].bases, ElementsAre(static_cast<float>(i))) << i;
+    EXPECT_EQ(calls[i].thread, i < kRounds ? caller_id : worker_id) << i;
+  }
+  EXPECT_EQ(batcher->pending(), 0);
+  EXPECT_EQ(batcher->Stats().success_count, kQueued + 1);
+}
+
+TEST(DynamicBatcherInlineDrainTest, DrainFailsRequestsThatExpiredWhileQueued) {
+  FakeClock clock;
+  Gate gate;
+  DoublingModel model;
+  std::atomic<int> calls{0};
+  BatcherOptions options = InlineOptions(/*max_batch_size=*/8, /*instances=*/1);
+  options.clock = &clock;
+  auto batcher =
+      MakeBatcher(options, [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+        if (calls.fetch_add(1) == 0) gate.Pass();
+        return model(in, out);
+      });
+  Answers answers;
+  std::thread caller([&] { batcher->Enqueue(Request("first", 1, 0), answers.For("first")); });
+  gate.WaitEntered(1);
+  InferRequest short_timeout = Request("short", 1, 1);
+  short_timeout.timeout_us = 100;
+  batcher->Enqueue(std::move(short_timeout), answers.For("short"));
+  batcher->Enqueue(Request("patient", 1, 2), answers.For("patient"));
+  clock.AdvanceMicros(300);
+  gate.Open();
+  caller.join();
+  // The caller's next poll expired "short" and executed "patient".
+  EXPECT_EQ(answers.Get("short").status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(answers.Get("patient").ok());
+  EXPECT_TRUE(answers.Get("first").ok());
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(batcher->pending(), 0);
+  BatcherStats stats = batcher->Stats();
+  EXPECT_EQ(stats.success_count, 2);
+  EXPECT_THAT(stats.failure_count, ElementsAre(Pair("timeout", 1)));
+  EXPECT_EQ(stats.queue_us_total, 300);  // "patient" waited 300 us
+}
+
+// Counts answers per request from many threads; Wait() blocks until `total`
+// requests have been answered at least once.
+class AnswerCounter {
+ public:
+  explicit AnswerCounter(int total) : calls_(total) {}
+  InferCallback For(int n, float base) {
+    return [this, n, base](absl::StatusOr<InferResponse> result) {
+      calls_[n].fetch_add(1);
+      if (result.ok()) {
+        const Tensor* y = Output(*result, "y");
+        if (y == nullptr || Floats(*y).front() != 2 * base) wrong_.fetch_add(1);
+        ok_.fetch_add(1);
+      } else if (result.status().code() == absl::StatusCode::kUnavailable &&
+                 result.status().message() == "draining") {
+        draining_.fetch_add(1);
+      } else {
+        wrong_.fetch_add(1);
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      ++answered_;
+      cv_.notify_all();
+    };
+  }
+  void WaitAnswered(int count) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return answered_ >= count; });
+  }
+  // Requests answered other than exactly once.
+  int NotAnsweredOnce() const {
+    int bad = 0;
+    for (const std::atomic<int>& calls : calls_) bad += calls.load() != 1;
+    return bad;
+  }
+  int ok() const { return ok_.load(); }
+  int draining() const { return draining_.load(); }
+  int wrong() const { return wrong_.load(); }
+
+ private:
+  std::vector<std::atomic<int>> calls_;
+  std::atomic<int> ok_{0};
+  std::atomic<int> draining_{0};
+  std::atomic<int> wrong_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int answered_ = 0;
+};
+
+TEST(DynamicBatcherInlineDrainTest, StressEveryRequestAnsweredOnceAndStatsAddUp) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 250;
+  constexpr int kTotal = kThreads * kPerThread;
+  for (int instances : {1, 2}) {
+    SCOPED_TRACE(testing::Message() << "instances " << instances);
+    DoublingModel model;
+    std::atomic<int> running{0};
+    std::atomic<int> most_running{0};
+    auto batcher =
+        MakeBatcher(InlineOptions(/*max_batch_size=*/8, instances),
+                    [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                      const int now = running.fetch_add(1) + 1;
+                      int seen = most_running.load();
+                      while (now > seen && !most_running.compare_exchange_weak(seen, now)) {
+                      }
+                      auto result = model(in, out);
+                      running.fetch_sub(1);
+                      return result;
+                    });
+    AnswerCounter counter(kTotal);
+    std::latch start(kThreads);
+    std::vector<std::thread> clients;
+    int64_t total_rows = 0;
+    for (int n = 0; n < kTotal; ++n) total_rows += 1 + n % 3;
+    for (int t = 0; t < kThreads; ++t) {
+      clients.emplace_back([&, t] {
+        start.arrive_and_wait();
+        for (int i = 0; i < kPerThread; ++i) {
+          const int n = t * kPerThread + i;
+          const float base = static_cast<float>(n * 10);
+          batcher->Enqueue(Request(std::to_string(n), 1 + n % 3, base), counter.For(n, base));
+        }
+      });
+    }
+    for (std::thread& client : clients) client.join();
+    counter.WaitAnswered(kTotal);
+
+    EXPECT_EQ(counter.NotAnsweredOnce(), 0);
+    EXPECT_EQ(counter.ok(), kTotal);
+    EXPECT_EQ(counter.wrong(), 0);
+    EXPECT_EQ(batcher->pending(), 0);
+    EXPECT_LE(most_running.load(), instances);  // never more executions than instances
+    BatcherStats stats = batcher->Stats();
+    EXPECT_EQ(stats.success_count, kTotal);
+    EXPECT_EQ(stats.inference_count, total_rows);
+    EXPECT_TRUE(stats.failure_count.empty());
+    EXPECT_EQ(stats.execution_count, static_cast<int64_t>(model.rows().size()));
+    int64_t executions = 0;
+    int64_t rows = 0;
+    for (const auto& [size, count] : stats.batch_size_count) {
+      EXPECT_LE(size, 8);
+      executions += count;
+      rows += size * count;
+    }
+    EXPECT_EQ(executions, stats.execution_count);
+    EXPECT_EQ(rows, total_rows);
+    batcher->Stop();
+    EXPECT_EQ(counter.NotAnsweredOnce(), 0);
+  }
+}
+
+TEST(DynamicBatcherInlineDrainTest, StopWhileDrainingLeavesTheQueueToTheWorkers) {
+  CallLog log;
+  Gate inline_gate;  // holds the caller's first (inline) execution
+  Gate worker_gate;  // holds the worker's first execution (the flush)
+  DoublingModel model;
+  auto batcher = MakeBatcher(InlineOptions(/*max_batch_size=*/1, /*instances=*/1),
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               const int index = log.Record(in);
+                               if (index == 0) inline_gate.Pass();
+                               if (index == 1) worker_gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  std::thread caller([&] { batcher->Enqueue(Request("first", 1, 0), answers.For("first")); });
+  const std::thread::id caller_id = caller.get_id();
+  inline_gate.WaitEntered(1);
+  for (int i = 1; i <= 5; ++i) {
+    batcher->Enqueue(Request("q" + std::to_string(i), 1, static_cast<float>(i)),
+                     answers.For("q" + std::to_string(i)));
+  }
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    batcher->Stop();
+    stopped = true;
+  });
+  // The caller holds the only instance, so the worker executes q1 only once
+  // Stop() has set the batcher stopping (the flush ignores busy instances).
+  worker_gate.WaitEntered(1);
+  inline_gate.Open();
+  // The caller finishes "first" and, seeing Stop(), returns without taking
+  // q2..q5 (the worker is still held inside q1).
+  caller.join();
+  EXPECT_TRUE(answers.Has("first"));
+  for (int i = 1; i <= 5; ++i) EXPECT_FALSE(answers.Has("q" + std::to_string(i))) << i;
+  EXPECT_FALSE(stopped.load());  // Stop() is still joining the worker
+  worker_gate.Open();
+  stopper.join();
+  // Stop() returned: everything accepted has been answered.
+  for (int i = 1; i <= 5; ++i) EXPECT_TRUE(answers.Has("q" + std::to_string(i))) << i;
+  std::vector<CallLog::Call> calls = log.Calls();
+  ASSERT_EQ(calls.size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_THAT(calls[i].bases, ElementsAre(static_cast<float>(i))) << i;
+    if (i == 0) {
+      EXPECT_EQ(calls[i].thread, caller_id);
+    } else {
+      EXPECT_NE(calls[i].thread, caller_id) << i;
+    }
+  }
+  batcher->Enqueue(Request("late", 1, 0), answers.For("late"));
+  EXPECT_EQ(answers.Get("late").status().message(), "draining");
+  EXPECT_EQ(batcher->pending(), 0);
+  BatcherStats stats = batcher->Stats();
+  EXPECT_EQ(stats.success_count, 6);
+  EXPECT_THAT(stats.failure_count, ElementsAre(Pair("draining", 1)));
+}
+
+TEST(DynamicBatcherInlineDrainTest, StopWaitsForAnInlineExecutionToAnswer) {
+  Gate gate;
+  DoublingModel model;
+  std::atomic<int> calls{0};
+  auto batcher = MakeBatcher(InlineOptions(/*max_batch_size=*/8, /*instances=*/1),
+                             [&](std::span<const Tensor> in, std::span<const RequestedOutput> out) {
+                               if (calls.fetch_add(1) == 0) gate.Pass();
+                               return model(in, out);
+                             });
+  Answers answers;
+  std::thread caller([&] { batcher->Enqueue(Request("first", 1, 0), answers.For("first")); });
+  gate.WaitEntered(1);
+  batcher->Enqueue(Request("queued", 1, 1), answers.For("queued"));
+  std::atomic<bool> first_answered_at_stop{false};
+  std::thread stopper([&] {
+    batcher->Stop();
+    first_answered_at_stop = answers.Has("first");
+  });
+  // The worker flushes "queued" once Stop() has begun, beside the inline
+  // execution still held at the gate.
+  answers.WaitFor(1);
+  EXPECT_TRUE(answers.Has("queued"));
+  gate.Open();
+  caller.join();
+  stopper.join();
+  EXPECT_TRUE(first_answered_at_stop.load());
+  EXPECT_EQ(batcher->pending(), 0);
+  EXPECT_EQ(batcher->Stats().success_count, 2);
+}
+
+TEST(DynamicBatcherInlineDrainTest, StopRacingWithInlineDrainingLosesNothing) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  constexpr int kTotal = kThreads * kPerThread;
+  for (int instances : {1, 2}) {
+    SCOPED_TRACE(testing::Message() << "instances " << instances);
+    DoublingModel model;
+    auto batcher = MakeBatcher(InlineOptions(/*max_batch_size=*/4, instances), std::ref(model));
+    AnswerCounter counter(kTotal);
+    std::latch start(kThreads + 1);
+    std::vector<std::thread> clients;
+    for (int t = 0; t < kThreads; ++t) {
+      clients.emplace_back([&, t] {
+        start.arrive_and_wait();
+        for (int i = 0; i < kPerThread; ++i) {
+          const int n = t * kPerThread + i;
+          const float base = static_cast<float>(n * 10);
+          batcher->Enqueue(Request(std::to_string(n), 1, base), counter.For(n, base));
+        }
+      });
+    }
+    std::thread stopper([&] {
+      start.arrive_and_wait();
+      counter.WaitAnswered(kTotal / 3);  // Stop in the middle of the traffic
+      batcher->Stop();
+    });
+    stopper.join();
+    for (std::thread& client : clients) client.join();
+    // Stop() and every Enqueue returned: each request has had its answer.
+    EXPECT_EQ(counter.NotAnsweredOnce(), 0);
+    EXPECT_EQ(counter.wrong(), 0);
+    EXPECT_EQ(counter.ok() + counter.draining(), kTotal);
+    EXPECT_GE(counter.ok(), kTotal / 3);
+    EXPECT_EQ(batcher->pending(), 0);
+    BatcherStats stats = batcher->Stats();
+    EXPECT_EQ(stats.success_count, counter.ok());
+    const int64_t draining =
+        stats.failure_count.contains("draining") ? stats.failure_count.at("draining") : 0;
+    EXPECT_EQ(draining, counter.draining());
+    EXPECT_EQ(static_cast<int64_t>(stats.failure_count.size()), draining > 0 ? 1 : 0);
+  }
 }
 
 }  // namespace
