@@ -4,7 +4,8 @@ XGBoost, 100 trees of depth 6, 30 float features, binary:logistic, trained on
 synthetic data from a fixed seed (the same bytes on every run with the same
 xgboost version). Writes, under --out (default build/bench-serving/model):
 
-  ferry-repo/xgb/config.pbtxt       Triton-style config: max_batch_size 64,
+  ferry-repo/xgb/config.pbtxt       Triton-style config: instance_group count
+                                    --instances (default 2), max_batch_size 64,
                                     dynamic_batching (max_queue_delay_microseconds
                                     --queue-delay-us, default 0: a batch is what
                                     is queued when an instance frees up; no wait)
@@ -69,7 +70,7 @@ def train() -> tuple[xgb.Booster, np.ndarray]:
     return booster, x
 
 
-def config_pbtxt(batching: bool, queue_delay_us: int) -> str:
+def config_pbtxt(batching: bool, queue_delay_us: int, instances: int) -> str:
     if not batching:
         # max_batch_size 0: no batch dimension is implied, dims are full shapes.
         return f"""name: "{MODEL}"
@@ -96,7 +97,7 @@ output [
 ]
 instance_group [
   {{
-    count: 1
+    count: {instances}
     kind: KIND_CPU
   }}
 ]
@@ -130,7 +131,7 @@ output [
 ]
 instance_group [
   {{
-    count: 1
+    count: {instances}
     kind: KIND_CPU
   }}
 ]
@@ -144,6 +145,9 @@ def main() -> None:
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=here.parent.parent / "build" / "bench-serving" / "model")
+    parser.add_argument("--instances", type=int, default=2,
+                        help="instance_group count in both configs (default 2: one per core of the "
+                             "2-core bench box, as MLServer's tuned row runs 2 parallel_workers)")
     parser.add_argument("--queue-delay-us", type=int, default=0,
                         help="dynamic_batching max_queue_delay_microseconds of ferry-repo (default 0)")
     args = parser.parse_args()
@@ -157,7 +161,7 @@ def main() -> None:
         version_dir = out / repo / MODEL / "1"
         version_dir.mkdir(parents=True)
         booster.save_model(str(version_dir / "model.json"))
-        (out / repo / MODEL / "config.pbtxt").write_text(config_pbtxt(batching, args.queue_delay_us))
+        (out / repo / MODEL / "config.pbtxt").write_text(config_pbtxt(batching, args.queue_delay_us, args.instances))
 
     ml_dir = out / "mlserver" / MODEL
     ml_dir.mkdir(parents=True)

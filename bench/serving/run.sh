@@ -25,6 +25,9 @@
 #                         its config.pbtxt has no dynamic_batching block)
 #   BENCH_FERRY_QUEUE_DELAY_US  max_queue_delay_microseconds in the batching
 #                         row's config.pbtxt (default 0: batch what is queued)
+#   BENCH_FERRY_INSTANCES instance_group count in both ferry configs (default 2:
+#                         one model instance per core, each I/O thread runs
+#                         its own requests inline)
 #   BENCH_JSON            also write the raw figures to this file
 #
 # Whole run with defaults: about 5 min (5 servers x 3 points x 12 s, plus starts).
@@ -62,7 +65,8 @@ venv="$("${repo_root}/scripts/venv.sh" mlserver "${here}/requirements-mlserver.t
 #    seconds; fixed seed, so the same model each time).
 model_dir="${out}/model"
 "${venv}/bin/python" "${here}/make_model.py" --out "${model_dir}" \
-  --queue-delay-us "${BENCH_FERRY_QUEUE_DELAY_US:-0}" >&2
+  --queue-delay-us "${BENCH_FERRY_QUEUE_DELAY_US:-0}" \
+  --instances "${BENCH_FERRY_INSTANCES:-2}" >&2
 
 # 4. Ferry rows only when the binary has the `serve` subcommand.
 if [[ ",${servers}," == *",ferry"* ]]; then

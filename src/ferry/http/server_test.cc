@@ -82,8 +82,8 @@ class ServerTest : public ::testing::TestWithParam<bool> {
                           .max_header_bytes = 4096,
                           .max_body_bytes = 1024,
                           .max_stream_body_bytes = 8 * 1024 * 1024,
-                          .read_timeout = std::chrono::milliseconds(300),
-                          .idle_timeout = std::chrono::milliseconds(1000),
+                          .read_timeout = std::chrono::milliseconds(1000),
+                          .idle_timeout = std::chrono::milliseconds(1500),
                           .access_log = false,
                           .partition_connections = GetParam()};
     server_ = Server::Create(options, &router_).value();

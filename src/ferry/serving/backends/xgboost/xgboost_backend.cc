@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string_view>
 #include <utility>
@@ -25,7 +26,9 @@
 #include "absl/strings/strip.h"
 #include "ferry/common/status.h"
 #include "ferry/serving/backends/mlmodel.h"
+#include "ferry/serving/backends/xgboost/forest.h"
 #include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
 
 namespace ferry::serving {
 namespace {
@@ -424,6 +427,104 @@ struct ModelFacts {
   std::string booster;
 };
 
+struct NativeOptions {
+  bool enabled = true;  // spec.parameters["xgboost_native"]
+  int64_t nthread = 0;  // the booster's nthread (0: libxgboost's default, all cores)
+  std::string model;    // names the model in log lines
+};
+
+// libxgboost's CPU predictor hands rows to its threads in blocks of 64
+// (kBlockOfRowsSize), so up to 64 rows it predicts on one thread and the
+// native evaluator only saves time. Larger batches go to libxgboost when it
+// may use several threads; both give the same bits.
+constexpr int64_t kNativeMultiThreadMaxRows = 64;
+
+// Probe rows the native evaluator must reproduce bit for bit before use:
+// zeros, all-NaN, all +inf and all -inf; then rounds of threshold rows where
+// every feature sits exactly on one of its split thresholds, one float ulp
+// below it, or one ulp above it; then pseudo-random rows (fixed seed) over the
+// thresholds' range with ~10% NaNs and ~20% values on or next to thresholds.
+class ProbeRows {
+ public:
+  static constexpr int64_t kSpecialRows = 4;
+  static constexpr int64_t kMaxThresholdRounds = 2048;
+  static constexpr int64_t kRandomRows = 512;
+
+  explicit ProbeRows(const Forest& forest) : thresholds_(forest.SplitThresholds()) {
+    for (const std::vector<float>& values : thresholds_) {
+      rounds_ = std::max<int64_t>(rounds_, static_cast<int64_t>(values.size()));
+    }
+    rounds_ = std::min(rounds_, kMaxThresholdRounds);
+  }
+
+  int64_t size() const { return kSpecialRows + 3 * rounds_ + kRandomRows; }
+  bool is_threshold_row(int64_t index) const {
+    return index >= kSpecialRows && index < kSpecialRows + 3 * rounds_;
+  }
+
+  // Writes probe row `index` (0 <= index < size()) to row[0, num_feature).
+  void Fill(int64_t index, float* row) const {
+    const int64_t n = static_cast<int64_t>(thresholds_.size());
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    if (index < kSpecialRows) {
+      const float values[kSpecialRows] = {0.0f, std::numeric_limits<float>::quiet_NaN(), kInf,
+                                          -kInf};
+      std::fill(row, row + n, values[index]);
+      return;
+    }
+    index -= kSpecialRows;
+    if (index < 3 * rounds_) {
+      const int64_t round = index / 3;
+      const int variant = static_cast<int>(index % 3);
+      for (int64_t f = 0; f < n; ++f) {
+        const std::vector<float>& values = thresholds_[f];
+        const int64_t count = static_cast<int64_t>(values.size());
+        if (count == 0) {
+          row[f] = 0.0f;
+          continue;
+        }
+        const int64_t pick = count <= rounds_ ? round % count : round * count / rounds_;
+        row[f] = Nudge(values[pick], variant);
+      }
+      return;
+    }
+    std::mt19937_64 rng(0x5eedf0e57ull + static_cast<uint64_t>(index));
+    const auto uniform = [&rng] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
+    for (int64_t f = 0; f < n; ++f) {
+      const std::vector<float>& values = thresholds_[f];
+      const double u = uniform();
+      if (u < 0.1) {
+        row[f] = std::numeric_limits<float>::quiet_NaN();
+      } else if (u < 0.3 && !values.empty()) {
+        const size_t pick = static_cast<size_t>(uniform() * values.size());
+        row[f] = Nudge(values[std::min(pick, values.size() - 1)], static_cast<int>(rng() % 3));
+      } else {
+        double lo = -1.0, hi = 1.0;
+        if (!values.empty()) {
+          lo = values.front();
+          hi = values.back();
+          const double pad =
+              std::max({0.1 * (hi - lo), 1e-3 * std::max(std::abs(lo), std::abs(hi)), 1e-6});
+          lo -= pad;
+          hi += pad;
+        }
+        row[f] = static_cast<float>(lo + uniform() * (hi - lo));
+      }
+    }
+  }
+
+ private:
+  static float Nudge(float value, int variant) {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    if (variant == 1) return std::nextafter(value, -kInf);
+    if (variant == 2) return std::nextafter(value, kInf);
+    return value;
+  }
+
+  std::vector<std::vector<float>> thresholds_;
+  int64_t rounds_ = 0;
+};
+
 class XgboostBackend final : public ModelBackend {
  public:
   // Builds the metadata from the model facts and the MLflow signature, then
@@ -431,16 +532,20 @@ class XgboostBackend final : public ModelBackend {
   // libxgboost's lazy configuration before any concurrent use).
   static absl::StatusOr<std::unique_ptr<XgboostBackend>> Create(
       BoosterPtr booster, const ModelFacts& facts, const std::optional<MlflowModelInfo>& mlflow,
-      std::vector<std::string> feature_names, int64_t max_batch_size) {
+      std::vector<std::string> feature_names, int64_t max_batch_size, const NativeOptions& native) {
     // gblinear has no inplace prediction in libxgboost 1.7.
     const bool inplace = facts.booster != "gblinear";
     std::unique_ptr<XgboostBackend> backend(new XgboostBackend(std::move(booster), inplace));
     backend->feature_names_ = std::move(feature_names);
     FERRY_RETURN_IF_ERROR(backend->Init(facts, mlflow, max_batch_size));
+    backend->TryNative(native);
     return backend;
   }
 
   const ModelMetadata& metadata() const override { return metadata_; }
+
+  // True when Predict() uses the native tree evaluator.
+  bool native() const { return forest_.has_value(); }
 
   absl::Status Warmup() override {
     constexpr int64_t kRows = 4;
@@ -655,9 +760,80 @@ class XgboostBackend final : public ModelBackend {
     return absl::OkStatus();
   }
 
+  // Builds the native evaluator and checks it against libxgboost on probe
+  // rows; on any refusal or difference Predict() keeps the C API.
+  void TryNative(const NativeOptions& options) {
+    if (!options.enabled) {
+      spdlog::info("xgboost: native tree evaluator off: model {}: parameter xgboost_native=false",
+                   options.model);
+      return;
+    }
+    absl::StatusOr<Forest> forest = Forest::FromBooster(booster_.get());
+    const absl::Status status = forest.ok() ? VerifyNative(*forest) : forest.status();
+    if (!status.ok()) {
+      spdlog::info("xgboost: native tree evaluator off: model {}: {}", options.model,
+                   std::string(status.message()));
+      return;
+    }
+    spdlog::debug("xgboost: native tree evaluator on: model {} ({} trees, objective {})",
+                  options.model, forest->num_trees(), forest->objective());
+    native_max_rows_ =
+        options.nthread == 1 ? std::numeric_limits<int64_t>::max() : kNativeMultiThreadMaxRows;
+    forest_.emplace(*std::move(forest));
+  }
+
+  // Compares `forest` with libxgboost (this->Predict before forest_ is set)
+  // bit for bit on ProbeRows.
+  absl::Status VerifyNative(const Forest& forest) {
+    if (forest.num_feature() != num_feature_ || forest.width() != width_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the model JSON has ", forest.num_feature(), " features and ", forest.width(),
+          " outputs per row; libxgboost reports ", num_feature_, " and ", width_));
+    }
+    const ProbeRows probes(forest);
+    constexpr int64_t kChunkRows = 256;
+    std::vector<float> matrix;
+    std::string native;
+    for (int64_t begin = 0; begin < probes.size(); begin += kChunkRows) {
+      const int64_t rows = std::min(kChunkRows, probes.size() - begin);
+      matrix.resize(rows * num_feature_);
+      for (int64_t r = 0; r < rows; ++r) probes.Fill(begin + r, matrix.data() + r * num_feature_);
+      FERRY_ASSIGN_OR_RETURN(std::string expected, Predict(matrix.data(), rows));
+      native.assign(rows * width_ * sizeof(float), '\0');
+      FERRY_RETURN_IF_ERROR(forest.Predict(matrix.data(), rows, num_feature_,
+                                           reinterpret_cast<float*>(native.data())));
+      if (expected.size() == native.size() &&
+          std::memcmp(expected.data(), native.data(), native.size()) == 0) {
+        continue;
+      }
+      for (size_t i = 0; i * sizeof(float) < native.size(); ++i) {
+        float want = 0, got = 0;
+        std::memcpy(&want, expected.data() + i * sizeof(float), sizeof(float));
+        std::memcpy(&got, native.data() + i * sizeof(float), sizeof(float));
+        if (std::memcmp(&want, &got, sizeof(float)) == 0) continue;
+        const int64_t row = begin + static_cast<int64_t>(i) / width_;
+        char values[96];
+        std::snprintf(values, sizeof(values), "libxgboost %.9g (%a), native %.9g (%a)", want, want,
+                      got, got);
+        return absl::InternalError(absl::StrCat(
+            "probe row ", row, probes.is_threshold_row(row) ? " (split thresholds)" : "",
+            " output ", static_cast<int64_t>(i) % width_, ": ", values, " differ"));
+      }
+      return absl::InternalError("native output size differs from libxgboost");
+    }
+    return absl::OkStatus();
+  }
+
   // Predicts `rows` rows of `matrix` ([rows, num_feature_] row-major) and
-  // returns rows * width_ floats as packed bytes. Sets width_ on first use.
+  // returns rows * width_ floats as packed bytes. Sets width_ on first use
+  // (through libxgboost: the native evaluator is set up after that).
   absl::StatusOr<std::string> Predict(const float* matrix, int64_t rows) {
+    if (forest_ && rows <= native_max_rows_) {
+      std::string values(rows * width_ * sizeof(float), '\0');
+      FERRY_RETURN_IF_ERROR(
+          forest_->Predict(matrix, rows, num_feature_, reinterpret_cast<float*>(values.data())));
+      return values;
+    }
     char array_interface[160];
     std::snprintf(array_interface, sizeof(array_interface),
                   R"({"data":[%ju,true],"shape":[%jd,%jd],"typestr":"<f4","version":3})",
@@ -764,6 +940,10 @@ class XgboostBackend final : public ModelBackend {
 
   BoosterPtr booster_;
   const bool inplace_;
+  // The native evaluator, set once by Create() when it matched libxgboost;
+  // used for batches of at most native_max_rows_ rows.
+  std::optional<Forest> forest_;
+  int64_t native_max_rows_ = 0;
   ProxyPool proxies_;      // for inplace prediction; a proxy does not reference the booster
   std::mutex dmatrix_mu_;  // guards the DMatrix path (gblinear)
   ModelMetadata metadata_;
@@ -838,6 +1018,11 @@ absl::StatusOr<int64_t> PositiveParameter(const LoadSpec& spec, const std::strin
 
 }  // namespace
 
+bool XgboostUsesNativeEvaluator(const ModelBackend& backend) {
+  const auto* xgboost = dynamic_cast<const XgboostBackend*>(&backend);
+  return xgboost != nullptr && xgboost->native();
+}
+
 absl::StatusOr<std::string> FindXgboostModelFile(const std::string& dir) {
   FERRY_ASSIGN_OR_RETURN(ModelLocation location, LocateModel(dir));
   return location.file;
@@ -849,6 +1034,15 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateXgboostBackend(const LoadSpe
                          PositiveParameter(spec, "max_batch_size", kXgboostDefaultMaxBatchSize, 1));
   FERRY_ASSIGN_OR_RETURN(int64_t nthread,
                          PositiveParameter(spec, "nthread", std::max(spec.threads, 0), 0));
+  NativeOptions native{.nthread = nthread,
+                       .model = absl::StrCat("'", spec.model_name, "' version ", spec.version)};
+  if (auto it = spec.parameters.find("xgboost_native"); it != spec.parameters.end()) {
+    if (!absl::SimpleAtob(it->second, &native.enabled)) {
+      return absl::InvalidArgumentError(absl::StrCat("model ", spec.model_name,
+                                                     ": parameter xgboost_native '", it->second,
+                                                     "' must be true or false"));
+    }
+  }
 
   BoosterHandle handle = nullptr;
   if (XGBoosterCreate(nullptr, 0, &handle) != 0) {
@@ -871,7 +1065,7 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateXgboostBackend(const LoadSpe
   }
   std::vector<std::string> feature_names = ReadFeatureNames(handle);
   absl::StatusOr<std::unique_ptr<XgboostBackend>> backend = XgboostBackend::Create(
-      std::move(booster), facts, location.mlflow, std::move(feature_names), max_batch_size);
+      std::move(booster), facts, location.mlflow, std::move(feature_names), max_batch_size, native);
   if (!backend.ok()) {
     return absl::Status(backend.status().code(),
                         absl::StrCat(location.file, ": ", backend.status().message()));

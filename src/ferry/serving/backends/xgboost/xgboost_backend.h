@@ -41,12 +41,33 @@
 // Threads: spec.threads > 0 sets the booster's "nthread" (0: libxgboost's
 // default, all cores); spec.parameters["nthread"] overrides it.
 //
+// Native tree evaluator: for gbtree models with numerical splits, a single
+// target and a known objective (see forest.h: reg:squarederror,
+// reg:squaredlogerror, reg:pseudohubererror, reg:absoluteerror,
+// binary:logistic, reg:logistic, binary:logitraw, binary:hinge,
+// count:poisson, reg:gamma, reg:tweedie, multi:softprob, multi:softmax) the
+// backend predicts with its own copy of the trees (Forest, read from the
+// loaded booster after the base_score fix) instead of
+// XGBoosterPredictFromDense, whose per-call overhead (JSON parsing, proxy
+// DMatrix) dominates small batches. It reproduces libxgboost 1.7.4's CPU
+// predictor bit for bit, and the backend checks that at load: the forest must
+// give the same bytes as libxgboost (memcmp) on probe rows - zeros, all-NaN,
+// +/-inf, every split threshold exactly and one float ulp either side, and a
+// few hundred fixed-seed random rows with NaNs. Otherwise (an unsupported
+// model, a difference, an error) the backend keeps the C API and logs
+// "xgboost: native tree evaluator off: <reason>" at info level. Outputs,
+// labels, metadata and errors are the same either way. With nthread == 1 (the
+// default spec.threads) every batch is native; with more threads only batches
+// of up to 64 rows, larger ones use libxgboost's threads.
+// spec.parameters["xgboost_native"] = "false" turns the evaluator off.
+//
 // Thread safety: Execute() may run concurrently. libxgboost 1.7 inplace
 // prediction keeps its output buffers per thread and configures the learner
 // once under its own lock (done during Create()); each call borrows a proxy
 // DMatrix from a pool, so no proxy is shared between running calls.
 // gblinear models, which have no inplace prediction, go through a DMatrix
-// and are serialised by a mutex.
+// and are serialised by a mutex. The native evaluator is immutable after
+// load and takes no lock.
 
 #include <cstdint>
 #include <memory>
@@ -67,11 +88,16 @@ absl::StatusOr<std::string> FindXgboostModelFile(const std::string& dir);
 // Loads the model in spec.path and runs one prediction. Errors:
 //   NotFound           no model file;
 //   InvalidArgument    a file libxgboost cannot load, a malformed MLmodel,
-//                      a bad max_batch_size / nthread parameter;
+//                      a bad max_batch_size / nthread / xgboost_native
+//                      parameter;
 //   FailedPrecondition a model this build cannot serve correctly (vector
 //                      base_score, a signature that does not match the
 //                      model's feature count, string columns).
 absl::StatusOr<std::unique_ptr<ModelBackend>> CreateXgboostBackend(const LoadSpec& spec);
+
+// True when `backend` came from CreateXgboostBackend and predicts with the
+// native tree evaluator (for tests and diagnostics).
+bool XgboostUsesNativeEvaluator(const ModelBackend& backend);
 
 }  // namespace ferry::serving
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ferry/serving/backends/detect.h"
+#include "ferry/serving/backends/xgboost/forest.h"
 
 namespace ferry::serving {
 namespace {
@@ -49,32 +50,60 @@ struct TrainOptions {
   std::string booster = "gbtree";
   int rounds = 10;
   std::string base_score;  // empty: libxgboost default
+  int max_depth = 4;
+  int rows = 300;
+  // Feature 2 holds category codes 0..5 and is declared categorical.
+  bool categorical = false;
+  std::vector<std::pair<std::string, std::string>> params;  // more booster parameters
 };
 
+bool StartsWith(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
+
 Booster Train(const TrainOptions& options) {
-  constexpr int kRows = 300;
-  std::vector<float> x = MakeRows(kRows, 1);
-  std::vector<float> y(kRows);
-  for (int r = 0; r < kRows; ++r) {
+  const int rows = options.rows;
+  std::vector<float> x = MakeRows(rows, 1);
+  if (options.categorical) {
+    for (int r = 0; r < rows; ++r) {
+      float& v = x[r * kFeatures + 2];
+      if (!std::isnan(v)) v = std::floor((v + 2.0f) * 1.5f);
+    }
+  }
+  std::vector<float> y(rows);
+  for (int r = 0; r < rows; ++r) {
     const float a = std::isnan(x[r * kFeatures]) ? 0 : x[r * kFeatures];
     const float b = std::isnan(x[r * kFeatures + 1]) ? 0 : x[r * kFeatures + 1];
-    const float score = a + 0.5f * b + 0.1f * static_cast<float>(r % 7);
-    if (options.objective.rfind("multi:", 0) == 0) {
+    float score = a + 0.5f * b + 0.1f * static_cast<float>(r % 7);
+    if (options.categorical && !std::isnan(x[r * kFeatures + 2])) {
+      score += static_cast<int>(x[r * kFeatures + 2]) % 2 == 0 ? 1.0f : -1.0f;
+    }
+    const std::string& objective = options.objective;
+    if (StartsWith(objective, "multi:")) {
       y[r] = static_cast<float>((score > 0.5f) + (score > -0.5f));
-    } else if (options.objective.rfind("binary:", 0) == 0) {
+    } else if (StartsWith(objective, "binary:")) {
       y[r] = score > 0 ? 1.0f : 0.0f;
+    } else if (objective == "reg:logistic") {
+      y[r] = 1.0f / (1.0f + std::exp(-score));
+    } else if (objective == "count:poisson" || objective == "reg:tweedie") {
+      y[r] = std::floor(std::exp(score));
+    } else if (objective == "reg:gamma" || objective == "reg:squaredlogerror") {
+      y[r] = std::exp(score);
     } else {
       y[r] = score;
     }
   }
   DMatrixHandle train = nullptr;
-  EXPECT_EQ(XGDMatrixCreateFromMat(x.data(), kRows, kFeatures, NAN, &train), 0);
-  EXPECT_EQ(XGDMatrixSetFloatInfo(train, "label", y.data(), kRows), 0);
+  EXPECT_EQ(XGDMatrixCreateFromMat(x.data(), rows, kFeatures, NAN, &train), 0);
+  EXPECT_EQ(XGDMatrixSetFloatInfo(train, "label", y.data(), rows), 0);
+  if (options.categorical) {
+    const char* types[kFeatures] = {"q", "q", "c", "q", "q"};
+    EXPECT_EQ(XGDMatrixSetStrFeatureInfo(train, "feature_type", types, kFeatures), 0)
+        << XGBGetLastError();
+  }
   BoosterHandle booster = nullptr;
   EXPECT_EQ(XGBoosterCreate(&train, 1, &booster), 0);
   XGBoosterSetParam(booster, "objective", options.objective.c_str());
   XGBoosterSetParam(booster, "booster", options.booster.c_str());
-  XGBoosterSetParam(booster, "max_depth", "4");
+  XGBoosterSetParam(booster, "max_depth", std::to_string(options.max_depth).c_str());
   XGBoosterSetParam(booster, "seed", "7");
   XGBoosterSetParam(booster, "verbosity", "0");
   if (options.num_class > 0) {
@@ -82,6 +111,10 @@ Booster Train(const TrainOptions& options) {
   }
   if (!options.base_score.empty()) {
     XGBoosterSetParam(booster, "base_score", options.base_score.c_str());
+  }
+  if (options.categorical) XGBoosterSetParam(booster, "tree_method", "hist");
+  for (const auto& [key, value] : options.params) {
+    EXPECT_EQ(XGBoosterSetParam(booster, key.c_str(), value.c_str()), 0) << XGBGetLastError();
   }
   for (int i = 0; i < options.rounds; ++i) {
     EXPECT_EQ(XGBoosterUpdateOneIter(booster, i, train), 0) << XGBGetLastError();
@@ -278,6 +311,7 @@ TEST_F(XgboostBackendTest, GblinearModelsPredictThroughADMatrix) {
   XGB_CHECK(XGBoosterSaveModel(booster.get(), (dir / "model.json").c_str()));
   auto backend = Load(dir);
   ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_FALSE(XgboostUsesNativeEvaluator(**backend));
   std::vector<float> x = MakeRows(8, 6);
   for (float& v : x) v = std::isnan(v) ? 0.0f : v;  // gblinear treats missing as 0 anyway
   const Tensor input = MatrixTensor(x);
@@ -639,6 +673,243 @@ TEST_F(XgboostBackendTest, DefaultRegistryCreatesXgboost) {
   EXPECT_EQ((*backend)->metadata().platform, "xgboost");
   EXPECT_EQ(BackendRegistry::Default().Create("onnx", LoadSpec{}).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// ---------------------------------------------------------------------------
+// Native tree evaluator (forest.h): bit equality with libxgboost.
+
+// Rows [rows, kFeatures] for bit-equality checks: uniform in [-3, 3] (the
+// training data spans [-2, 2]), ~10% NaN, ~25% exactly on one of the
+// feature's split thresholds or one float ulp either side.
+std::vector<float> ThresholdRows(const Forest& forest, int rows, unsigned seed) {
+  const std::vector<std::vector<float>> thresholds = forest.SplitThresholds();
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
+  std::vector<float> x(rows * kFeatures);
+  for (int r = 0; r < rows; ++r) {
+    for (int f = 0; f < kFeatures; ++f) {
+      const std::vector<float>& values = thresholds[f];
+      const unsigned percent = rng() % 100;
+      float& v = x[r * kFeatures + f];
+      if (percent < 10) {
+        v = std::nanf("");
+      } else if (percent < 35 && !values.empty()) {
+        v = values[rng() % values.size()];
+        const unsigned variant = rng() % 3;
+        if (variant == 1) v = std::nextafter(v, -INFINITY);
+        if (variant == 2) v = std::nextafter(v, INFINITY);
+      } else {
+        v = uniform(rng);
+      }
+    }
+  }
+  return x;
+}
+
+// Equal bytes; otherwise reports the first float that differs.
+void ExpectSameBits(const std::string& expected, const std::string& actual) {
+  ASSERT_EQ(expected.size(), actual.size());
+  if (std::memcmp(expected.data(), actual.data(), expected.size()) == 0) return;
+  for (size_t i = 0; i * sizeof(float) < expected.size(); ++i) {
+    uint32_t want = 0, got = 0;
+    std::memcpy(&want, expected.data() + i * sizeof(float), sizeof(float));
+    std::memcpy(&got, actual.data() + i * sizeof(float), sizeof(float));
+    if (want != got) {
+      float want_value = 0, got_value = 0;
+      std::memcpy(&want_value, &want, sizeof(float));
+      std::memcpy(&got_value, &got, sizeof(float));
+      ADD_FAILURE() << "float " << i << ": libxgboost " << std::hexfloat << want_value
+                    << ", native " << got_value;
+      return;
+    }
+  }
+}
+
+struct NativeCase {
+  std::string name;
+  TrainOptions options;
+};
+
+void PrintTo(const NativeCase& c, std::ostream* os) { *os << c.name; }
+
+class NativeEvaluatorTest : public XgboostBackendTest,
+                            public ::testing::WithParamInterface<NativeCase> {};
+
+TEST_P(NativeEvaluatorTest, BitIdenticalToLibxgboost) {
+  Booster booster = Train(GetParam().options);
+  absl::StatusOr<Forest> forest = Forest::FromBooster(booster.get());
+  ASSERT_TRUE(forest.ok()) << forest.status();
+  EXPECT_GE(forest->num_trees(), 30);
+
+  constexpr int kRows = 2500;
+  const std::vector<float> x = ThresholdRows(*forest, kRows, 21);
+  const std::string expected = Expected(booster.get(), x);
+  ASSERT_EQ(expected.size(), kRows * forest->width() * sizeof(float));
+  std::string batch(expected.size(), '\0');
+  ASSERT_TRUE(
+      forest->Predict(x.data(), kRows, kFeatures, reinterpret_cast<float*>(batch.data())).ok());
+  ExpectSameBits(expected, batch);
+  // One row per call, as a server predicts.
+  std::string single(expected.size(), '\0');
+  for (int r = 0; r < kRows; ++r) {
+    ASSERT_TRUE(forest
+                    ->Predict(x.data() + r * kFeatures, 1, kFeatures,
+                              reinterpret_cast<float*>(single.data()) + r * forest->width())
+                    .ok());
+  }
+  ExpectSameBits(expected, single);
+
+  // The backend verifies and uses it.
+  const fs::path dir = NewDir();
+  XGB_CHECK(XGBoosterSaveModel(booster.get(), (dir / "model.json").c_str()));
+  auto backend = Load(dir);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_TRUE(XgboostUsesNativeEvaluator(**backend));
+  const Tensor input = MatrixTensor(x);
+  auto out = (*backend)->Execute({&input, 1}, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ExpectSameBits(expected, (*out)[0].data);
+}
+
+TrainOptions Deep(TrainOptions options) {
+  options.rounds = std::max(options.rounds, 30);
+  options.max_depth = 6;
+  options.rows = 2000;
+  return options;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Objectives, NativeEvaluatorTest,
+    ::testing::Values(
+        NativeCase{"BinaryLogistic", Deep({.objective = "binary:logistic"})},
+        NativeCase{"BinaryLogisticBase0466",
+                   Deep({.objective = "binary:logistic", .base_score = "0.466"})},
+        NativeCase{"RegLogistic", Deep({.objective = "reg:logistic"})},
+        NativeCase{"BinaryLogitraw", Deep({.objective = "binary:logitraw"})},
+        NativeCase{"BinaryLogitrawBase0466",
+                   Deep({.objective = "binary:logitraw", .base_score = "0.466"})},
+        NativeCase{"BinaryHinge", Deep({.objective = "binary:hinge"})},
+        NativeCase{"SquaredError", Deep({.objective = "reg:squarederror"})},
+        NativeCase{"SquaredErrorBase0466",
+                   Deep({.objective = "reg:squarederror", .base_score = "0.466"})},
+        NativeCase{"SquaredLogError", Deep({.objective = "reg:squaredlogerror"})},
+        NativeCase{"PseudoHuber", Deep({.objective = "reg:pseudohubererror"})},
+        NativeCase{"AbsoluteError", Deep({.objective = "reg:absoluteerror"})},
+        NativeCase{"Poisson", Deep({.objective = "count:poisson"})},
+        NativeCase{"Gamma", Deep({.objective = "reg:gamma"})},
+        NativeCase{"Tweedie", Deep({.objective = "reg:tweedie",
+                                    .params = {{"tweedie_variance_power", "1.3"}}})},
+        NativeCase{"Softprob3", Deep({.objective = "multi:softprob", .num_class = 3})},
+        NativeCase{"Softprob3Base025",
+                   Deep({.objective = "multi:softprob", .num_class = 3, .base_score = "0.25"})},
+        NativeCase{"Softmax3", Deep({.objective = "multi:softmax", .num_class = 3})},
+        NativeCase{"Softprob3ParallelTrees", Deep({.objective = "multi:softprob",
+                                                   .num_class = 3,
+                                                   .rounds = 10,
+                                                   .params = {{"num_parallel_tree", "3"},
+                                                              {"subsample", "0.8"},
+                                                              {"colsample_bynode", "0.8"}}})},
+        // The exact updater and pruning (gamma) leave deleted nodes.
+        NativeCase{"ExactPruned", Deep({.objective = "binary:logistic",
+                                        .params = {{"tree_method", "exact"}, {"gamma", "2"}}})},
+        NativeCase{"HistLossguide", Deep({.objective = "reg:squarederror",
+                                          .params = {{"tree_method", "hist"},
+                                                     {"grow_policy", "lossguide"},
+                                                     {"max_leaves", "40"}}})}),
+    [](const ::testing::TestParamInfo<NativeCase>& info) { return info.param.name; });
+
+TEST_F(XgboostBackendTest, NativeEvaluatorReadsTheFixedBracketedBaseScore) {
+  Booster booster = Train(Deep({.objective = "binary:logistic", .base_score = "0.466"}));
+  const fs::path saved = NewDir() / "model.json";
+  XGB_CHECK(XGBoosterSaveModel(booster.get(), saved.c_str()));
+  const fs::path dir = NewDir();
+  WriteFile(dir / "model.json", WithBaseScore(ReadFile(saved), "[4.66E-1]"));
+  auto backend = Load(dir);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_TRUE(XgboostUsesNativeEvaluator(**backend));
+  auto forest = Forest::FromBooster(booster.get());
+  ASSERT_TRUE(forest.ok()) << forest.status();
+  const std::vector<float> x = ThresholdRows(*forest, 2000, 22);
+  const Tensor input = MatrixTensor(x);
+  auto out = (*backend)->Execute({&input, 1}, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ExpectSameBits(Expected(booster.get(), x), (*out)[0].data);
+}
+
+TEST_F(XgboostBackendTest, CategoricalModelsKeepTheCApi) {
+  Booster booster = Train({.rounds = 10, .categorical = true});
+  absl::StatusOr<Forest> forest = Forest::FromBooster(booster.get());
+  EXPECT_EQ(forest.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(forest.status().message(), HasSubstr("categorical"));
+
+  // UBJSON: the JSON text of a categorical model holds NaN split conditions.
+  const fs::path dir = NewDir();
+  XGB_CHECK(XGBoosterSaveModel(booster.get(), (dir / "model.ubj").c_str()));
+  auto backend = Load(dir);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_FALSE(XgboostUsesNativeEvaluator(**backend));
+  std::vector<float> x = MakeRows(50, 12);
+  for (int r = 0; r < 50; ++r) {
+    float& v = x[r * kFeatures + 2];
+    if (!std::isnan(v)) v = std::floor((v + 2.0f) * 1.5f);
+  }
+  const Tensor input = MatrixTensor(x);
+  auto out = (*backend)->Execute({&input, 1}, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].data, Expected(booster.get(), x));
+}
+
+TEST_F(XgboostBackendTest, DartModelsKeepTheCApi) {
+  Booster booster = Train({.booster = "dart"});
+  EXPECT_EQ(Forest::FromBooster(booster.get()).status().code(), absl::StatusCode::kUnimplemented);
+  const fs::path dir = NewDir();
+  XGB_CHECK(XGBoosterSaveModel(booster.get(), (dir / "model.json").c_str()));
+  auto backend = Load(dir);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_FALSE(XgboostUsesNativeEvaluator(**backend));
+  const std::vector<float> x = MakeRows(20, 13);
+  const Tensor input = MatrixTensor(x);
+  auto out = (*backend)->Execute({&input, 1}, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].data, Expected(booster.get(), x));
+}
+
+TEST_F(XgboostBackendTest, XgboostNativeParameter) {
+  Booster booster = Train({.objective = "multi:softprob", .num_class = 3});
+  const fs::path dir = NewDir();
+  XGB_CHECK(XGBoosterSaveModel(booster.get(), (dir / "model.json").c_str()));
+  const std::vector<float> x = MakeRows(100, 14);
+  const Tensor input = MatrixTensor(x);
+  const std::string expected = Expected(booster.get(), x);
+  for (const char* value : {"false", "true"}) {
+    SCOPED_TRACE(value);
+    auto backend = Load(dir, {{"xgboost_native", value}});
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    EXPECT_EQ(XgboostUsesNativeEvaluator(**backend), std::string(value) == "true");
+    auto out = (*backend)->Execute({&input, 1}, {});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].data, expected);
+  }
+  auto bad = Load(dir, {{"xgboost_native", "maybe"}});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("xgboost_native"));
+}
+
+TEST_F(XgboostBackendTest, NativeWithSeveralThreadsLeavesLargeBatchesToLibxgboost) {
+  Booster booster = Train({});
+  const fs::path dir = NewDir();
+  XGB_CHECK(XGBoosterSaveModel(booster.get(), (dir / "model.json").c_str()));
+  auto backend = Load(dir, {{"nthread", "2"}});
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_TRUE(XgboostUsesNativeEvaluator(**backend));
+  for (int rows : {1, 64, 65, 300}) {
+    SCOPED_TRACE(rows);
+    const std::vector<float> x = MakeRows(rows, 15);
+    const Tensor input = MatrixTensor(x);
+    auto out = (*backend)->Execute({&input, 1}, {});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].data, Expected(booster.get(), x));
+  }
 }
 
 }  // namespace
