@@ -127,11 +127,12 @@ class ExactFloatDomBuilder {
   std::string error_;
 };
 
-// libxgboost writes non-finite floats as the bare words NaN, Infinity and
-// -Infinity (categorical splits have NaN split conditions), which are not
-// JSON. They become null: Forest never needs such a value (a reachable node
-// holding one is refused as non-numeric).
-std::string NonFiniteToNull(std::string_view text) {
+}  // namespace
+
+// Categorical splits have NaN split conditions. Forest never needs a value
+// turned into null (a reachable node holding one is refused as non-numeric).
+
+std::string JsonNonFiniteToNull(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   bool in_string = false;
@@ -164,6 +165,8 @@ std::string NonFiniteToNull(std::string_view text) {
   }
   return out;
 }
+
+namespace {
 
 absl::Status Refuse(absl::string_view why) { return absl::UnimplementedError(why); }
 
@@ -274,7 +277,7 @@ absl::StatusOr<Forest> Forest::FromBooster(BoosterHandle booster) {
 }
 
 absl::StatusOr<Forest> Forest::FromJson(std::string_view model_json) {
-  const std::string text = NonFiniteToNull(model_json);
+  const std::string text = JsonNonFiniteToNull(model_json);
   json root;
   ExactFloatDomBuilder builder(&root);
   bool parsed = false;

@@ -40,6 +40,11 @@
 
 namespace ferry::serving {
 
+// libxgboost writes non-finite floats as the bare words NaN, Infinity and
+// -Infinity, which are not JSON; returns `text` with each (outside strings)
+// replaced by null.
+std::string JsonNonFiniteToNull(std::string_view text);
+
 class Forest {
  public:
   // How margins become predictions.

@@ -255,9 +255,11 @@ absl::Status FixBaseScore(void* booster, const std::string& file) {
   std::ostringstream buffer;
   buffer << in.rdbuf();
   if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", file));
-  const std::string bytes = std::move(buffer).str();
+  std::string bytes = std::move(buffer).str();
   const FileFormat format = SniffFormat(bytes);
   if (format == FileFormat::kLegacyBinary) return absl::OkStatus();  // stores a float
+  // Categorical splits are written as NaN conditions, which nlohmann rejects.
+  if (format == FileFormat::kJson) bytes = JsonNonFiniteToNull(bytes);
 
   BaseScoreFinder finder;
   try {

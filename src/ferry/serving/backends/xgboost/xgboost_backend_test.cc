@@ -857,6 +857,15 @@ TEST_F(XgboostBackendTest, CategoricalModelsKeepTheCApi) {
   auto out = (*backend)->Execute({&input, 1}, {});
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ((*out)[0].data, Expected(booster.get(), x));
+
+  // JSON: NaN split conditions (not JSON) before learner_model_param.
+  const fs::path json_dir = NewDir();
+  XGB_CHECK(XGBoosterSaveModel(booster.get(), (json_dir / "model.json").c_str()));
+  auto from_json = Load(json_dir);
+  ASSERT_TRUE(from_json.ok()) << from_json.status();
+  auto json_out = (*from_json)->Execute({&input, 1}, {});
+  ASSERT_TRUE(json_out.ok()) << json_out.status();
+  EXPECT_EQ((*json_out)[0].data, Expected(booster.get(), x));
 }
 
 TEST_F(XgboostBackendTest, DartModelsKeepTheCApi) {
