@@ -30,6 +30,16 @@ def fp32_input(x: np.ndarray, binary: bool, name: str = "input-0") -> httpclient
     return inp
 
 
+def test_models_run_on_the_native_tree_evaluator(repo_server, client):
+    """Both models (trained by pip xgboost 3.x) load with Ferry's own tree evaluator, which
+    passed its bit-for-bit check against libxgboost at load; the prediction tests below then
+    compare it with pip xgboost's own predictions."""
+    assert client.is_model_ready(MODEL)
+    log = repo_server.log_path.read_text()
+    for name in (MODEL, AUTO_MODEL):
+        assert f"native tree evaluator on: model '{name}'" in log, log[-2000:]
+
+
 def test_health(client):
     assert client.is_server_live()
     assert client.is_server_ready()

@@ -387,7 +387,8 @@ absl::StatusOr<Forest> Forest::FromJson(std::string_view model_json) {
     if (const json* node = Field(*gbtree_param, "size_leaf_vector")) {
       absl::StatusOr<int64_t> value = Count(node, "size_leaf_vector");
       if (!value.ok()) return value.status();
-      if (*value != 0) return Refuse("vector leaves (size_leaf_vector != 0)");
+      // 0 (xgboost 1.x) and 1 (xgboost >= 2) both mean scalar leaves.
+      if (*value > 1) return Refuse("vector leaves (size_leaf_vector > 1)");
     }
     if (const json* node = Field(*gbtree_param, "num_trees")) {
       absl::StatusOr<int64_t> value = Count(node, "num_trees");
@@ -426,7 +427,7 @@ absl::StatusOr<Forest> Forest::FromJson(std::string_view model_json) {
     if (const json* node = Field(*tree_param, "size_leaf_vector")) {
       absl::StatusOr<int64_t> value = Count(node, "size_leaf_vector");
       if (!value.ok()) return value.status();
-      if (*value != 0) return Refuse(where + "vector leaves");
+      if (*value > 1) return Refuse(where + "vector leaves");
     }
     if (static_cast<int64_t>(forest.nodes_.size()) + n > std::numeric_limits<int32_t>::max()) {
       return Refuse("more than 2^31 nodes");

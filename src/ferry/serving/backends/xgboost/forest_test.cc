@@ -256,6 +256,21 @@ TEST(ForestTest, RefusesWhatItDoesNotReproduce) {
   EXPECT_THAT(PredictRows(*forest, {{-1, 0, 0}, {1, 0, 0}}), ElementsAre(1.5f, 2.5f));
 }
 
+TEST(ForestTest, SizeLeafVectorOneIsAScalarLeafAsXgboost2WritesIt) {
+  const std::string v1 = ModelJson({.trees = {Stump(0, "0E0", "1E0", "2E0", true)}});
+  auto with = [&v1](const std::string& value) {
+    std::string text = v1;
+    for (size_t at = 0; (at = text.find(R"("size_leaf_vector":"0")", at)) != std::string::npos;) {
+      text.replace(at, 22, absl::StrCat(R"("size_leaf_vector":")", value, "\""));
+    }
+    return text;
+  };
+  auto scalar = Forest::FromJson(with("1"));
+  ASSERT_TRUE(scalar.ok()) << scalar.status();
+  EXPECT_THAT(PredictRows(*scalar, {{-1, 0, 0}, {1, 0, 0}}), ElementsAre(1.5f, 2.5f));
+  EXPECT_EQ(Forest::FromJson(with("3")).status().code(), absl::StatusCode::kUnimplemented);
+}
+
 TEST(ForestTest, PredictChecksTheFeatureCount) {
   auto forest = Forest::FromJson(ModelJson({.trees = {Stump(0, "0E0", "1E0", "2E0", true)}}));
   ASSERT_TRUE(forest.ok()) << forest.status();

@@ -777,8 +777,8 @@ class XgboostBackend final : public ModelBackend {
                    std::string(status.message()));
       return;
     }
-    spdlog::debug("xgboost: native tree evaluator on: model {} ({} trees, objective {})",
-                  options.model, forest->num_trees(), forest->objective());
+    spdlog::info("xgboost: native tree evaluator on: model {} ({} trees, objective {})",
+                 options.model, forest->num_trees(), forest->objective());
     native_max_rows_ =
         options.nthread == 1 ? std::numeric_limits<int64_t>::max() : kNativeMultiThreadMaxRows;
     forest_.emplace(*std::move(forest));
