@@ -289,18 +289,21 @@ def report(results: dict, args: argparse.Namespace) -> str:
     lines: list[str] = []
     rows = results["rows"]
     lines.append(f"Serving benchmark: XGBoost 100 trees depth 6, 30 features, batch-1 V2 JSON over "
-                 f"HTTP/1.1 keep-alive; wrk -t min(2,c), {args.duration:g} s per point after a "
-                 f"{args.warmup:g} s warm-up; {results['machine']}; client and server share the cores.")
+                 f"HTTP/1.1 keep-alive; wrk -t min(2,c); per point a {args.warmup:g} s warm-up, then "
+                 f"{args.repeats} runs of {args.duration:g} s, the median run (by req/s) reported; "
+                 f"{results['machine']}; client and server share the cores.")
     lines.append("")
-    lines.append("| server | concurrency | req/s | p50 ms | p99 ms | errors | server CPU us/req | avg batch |")
-    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    lines.append("| server | concurrency | req/s | req/s of each run | p50 ms | p99 ms | errors | "
+                 "server CPU us/req | avg batch |")
+    lines.append("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for name, row in rows.items():
         if row.get("error"):
             reason = " ".join(row["error"].split())[:160].replace("|", "/")
-            lines.append(f"| {name} | - | failed: {reason} | | | | | |")
+            lines.append(f"| {name} | - | failed: {reason} | | | | | | |")
             continue
         for conc, p in row["points"].items():
-            lines.append(f"| {name} | {conc} | {p['rps']:.0f} | {fmt_ms(p['p50_us'])} | "
+            each = " / ".join(str(r) for r in p.get("rps_runs", []))
+            lines.append(f"| {name} | {conc} | {p['rps']:.0f} | {each} | {fmt_ms(p['p50_us'])} | "
                          f"{fmt_ms(p['p99_us'])} | {p['errors']} | "
                          f"{'n/a' if p.get('cpu_us_per_req') is None else round(p['cpu_us_per_req'])} | "
                          f"{p.get('avg_batch', '')} |")
@@ -395,11 +398,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--work-dir", type=Path, required=True)
-    p.add_argument("--servers", default="ferry-batching,ferry-nobatch,mlserver-default,mlserver-workers,"
-                                        "const_server,const_server-partitioned")
+    p.add_argument("--servers", default="ferry-batching,ferry-partitioned,ferry-nobatch,mlserver-default,"
+                                        "mlserver-workers,const_server,const_server-partitioned")
     p.add_argument("--concurrency", default="1,8,64")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--repeats", type=int, default=3, help="measured runs per point; the median is reported")
     p.add_argument("--cold-repeats", type=int, default=3)
     p.add_argument("--ferry-bin", type=Path)
     p.add_argument("--ferry-args", default="", help="extra flags for both ferry rows")
@@ -423,6 +427,10 @@ def main() -> int:
         "ferry-batching": Config("ferry-batching", "ferry", ferry_repo="ferry-repo",
                                  extra_args=fa + shlex.split(args.ferry_batching_args),
                                  note="config.pbtxt: max_batch_size 64, dynamic_batching"),
+        "ferry-partitioned": Config("ferry-partitioned", "ferry", ferry_repo="ferry-repo",
+                                    extra_args=fa + shlex.split(args.ferry_batching_args)
+                                    + ["--io-layout", "partitioned"],
+                                    note="as ferry-batching, --io-layout partitioned"),
         "ferry-nobatch": Config("ferry-nobatch", "ferry", ferry_repo="ferry-repo-nobatch",
                                 extra_args=fa + shlex.split(args.ferry_nobatch_args),
                                 note="config.pbtxt max_batch_size 0, no dynamic_batching"),
@@ -477,15 +485,23 @@ def main() -> int:
             check_response(cfg, running.port, body, expected)
             for conc in args.concurrency:
                 run_wrk(args, running.port, conc, args.warmup)
-                counts0 = model_counts(running.port) if cfg.kind == "ferry" else None
-                cpu0 = cpu_seconds(running.proc.pid)
-                point = run_wrk(args, running.port, conc, args.duration)
-                cpu = cpu_seconds(running.proc.pid) - cpu0
-                counts1 = model_counts(running.port) if counts0 else None
-                if counts0 and counts1 and counts1[1] > counts0[1]:
-                    point["avg_batch"] = round((counts1[0] - counts0[0]) / (counts1[1] - counts0[1]), 2)
-                point["server_cpu_s"] = round(cpu, 3)
-                point["cpu_us_per_req"] = round(cpu * 1e6 / point["requests"], 1) if point["requests"] else None
+                runs = []
+                for _ in range(args.repeats):
+                    counts0 = model_counts(running.port) if cfg.kind == "ferry" else None
+                    cpu0 = cpu_seconds(running.proc.pid)
+                    run = run_wrk(args, running.port, conc, args.duration)
+                    cpu = cpu_seconds(running.proc.pid) - cpu0
+                    counts1 = model_counts(running.port) if counts0 else None
+                    if counts0 and counts1 and counts1[1] > counts0[1]:
+                        run["avg_batch"] = round((counts1[0] - counts0[0]) / (counts1[1] - counts0[1]), 2)
+                    run["server_cpu_s"] = round(cpu, 3)
+                    run["cpu_us_per_req"] = round(cpu * 1e6 / run["requests"], 1) if run["requests"] else None
+                    runs.append(run)
+                # The run with the median req/s stands for the point (all its
+                # figures come from that one run); every run's req/s is kept.
+                point = dict(sorted(runs, key=lambda r: r["rps"])[len(runs) // 2])
+                point["rps_runs"] = [round(r["rps"]) for r in runs]
+                point["errors"] = sum(r["errors"] for r in runs)
                 row["points"][str(conc)] = point
                 print(f"bench: {cfg.name} c={conc}: {point['rps']:.0f} req/s, p50 "
                       f"{fmt_ms(point['p50_us'])} ms, p99 {fmt_ms(point['p99_us'])} ms, "

@@ -6,11 +6,13 @@
 # Usage: bench/serving/run.sh
 #
 # Env:
-#   BENCH_DURATION        seconds per measured point (default 10)
+#   BENCH_DURATION        seconds per measured run (default 5)
+#   BENCH_REPEATS         measured runs per point, the median reported (default 3)
 #   BENCH_WARMUP          seconds of wrk warm-up before each point (default 2)
 #   BENCH_CONCURRENCY     connections, comma/space separated (default "1,8,64")
 #   BENCH_COLD_REPEATS    spawns per server for the cold-start median (default 3)
-#   BENCH_SERVERS         rows to run (default all): ferry-batching,ferry-nobatch,
+#   BENCH_SERVERS         rows to run (default all): ferry-batching,
+#                         ferry-partitioned,ferry-nobatch,
 #                         mlserver-default,mlserver-workers,const_server,
 #                         const_server-partitioned
 #   BENCH_SKIP_MLSERVER=1 drop the MLServer rows (and skip building its venv)
@@ -41,7 +43,7 @@ mkdir -p "${out}"
 
 command -v wrk >/dev/null || { echo "bench: wrk not found (apt-get install wrk)" >&2; exit 2; }
 
-servers="${BENCH_SERVERS:-ferry-batching,ferry-nobatch,mlserver-default,mlserver-workers,const_server,const_server-partitioned}"
+servers="${BENCH_SERVERS:-ferry-batching,ferry-partitioned,ferry-nobatch,mlserver-default,mlserver-workers,const_server,const_server-partitioned}"
 drop() { servers="$(echo "${servers}" | tr ',' '\n' | { grep -v -- "^$1" || true; } | paste -sd, -)"; }
 
 # 1. The transport floor: built once, rebuilt when its source changes.
@@ -87,12 +89,12 @@ fi
 
 nobatch_args="${FERRY_NOBATCH_ARGS:-}"
 
-echo "bench: servers=${servers} duration=${BENCH_DURATION:-10}s concurrency=${BENCH_CONCURRENCY:-1,8,64}" >&2
+echo "bench: servers=${servers} duration=${BENCH_DURATION:-5}s x ${BENCH_REPEATS:-3} concurrency=${BENCH_CONCURRENCY:-1,8,64}" >&2
 args=(
   --model-dir "${model_dir}" --work-dir "${out}/run"
   --servers "${servers}"
   --concurrency "${BENCH_CONCURRENCY:-1,8,64}"
-  --duration "${BENCH_DURATION:-10}" --warmup "${BENCH_WARMUP:-2}"
+  --duration "${BENCH_DURATION:-5}" --repeats "${BENCH_REPEATS:-3}" --warmup "${BENCH_WARMUP:-2}"
   --cold-repeats "${BENCH_COLD_REPEATS:-3}"
   --ferry-bin "${ferry_bin}"
   # `--opt=value`: the values start with "--", which argparse would take for options.

@@ -161,9 +161,7 @@ int RunServe(const ServeFlags& flags) {
                                       .port = flags.http_port,
                                       .io_threads = flags.workers,
                                       .access_log = flags.access_log,
-                                      // Inference handlers never block (models
-                                      // execute inline or on batcher threads).
-                                      .partition_connections = true},
+                                      .partition_connections = flags.io_layout == "partitioned"},
                                      &router);
   if (!server.ok()) return Fail(server.status());
   std::unique_ptr<api::v2::GrpcServer> grpc;
@@ -263,6 +261,12 @@ void AddServeCommand(CLI::App& app, ServeFlags& flags, int& exit_code) {
   cmd->add_option("--workers,-w", flags.workers, "HTTP I/O threads")
       ->envname("FERRY_WORKERS")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--io-layout", flags.io_layout,
+                  "shared: any I/O thread serves any connection (lowest latency at low "
+                  "concurrency); partitioned: each thread owns its connections (most "
+                  "throughput under load)")
+      ->check(CLI::IsMember({"shared", "partitioned"}))
       ->capture_default_str();
   cmd->add_option("--inference-log-capacity", flags.inference_log_capacity,
                   "Records the monitoring hook queues before dropping")

@@ -29,6 +29,9 @@ struct ServeFlags {
   int instances = 1;
   int model_threads = 1;
   int workers = 2;  // HTTP I/O threads
+  // "shared": every I/O thread serves every connection (one io_context);
+  // "partitioned": one io_context per thread, connections dealt round robin.
+  std::string io_layout = "shared";
   size_t inference_log_capacity = 10000;
   bool allow_unauthenticated = false;
   std::string log_format = "text";

@@ -291,3 +291,31 @@ def test_repository_index_unload_load(client, booster, rows):
 
     with pytest.raises(InferenceServerException):
         client.load_model("no-such-model")
+
+
+def test_partitioned_io_layout_serves_concurrent_clients(repository, booster, rows, tmp_path):
+    """`--io-layout partitioned` (one io_context per I/O thread): several tritonclient
+    connections at once, every answer equal to xgboost's own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .harness import serve_fixture
+
+    fixture = serve_fixture(tmp_path, ["--model-repository", str(repository), "--no-access-log",
+                                       "--io-layout", "partitioned", "--workers", "2"])
+    srv = next(fixture)
+    try:
+        def client_loop(k: int) -> int:
+            c = httpclient.InferenceServerClient(url=srv.http_target, network_timeout=30.0)
+            try:
+                for i in range(25):
+                    x = np.ascontiguousarray(rows[(k + i) % 20:(k + i) % 20 + 1 + i % 3])
+                    got = c.infer(MODEL, [fp32_input(x, i % 2 == 0)]).as_numpy("predict")
+                    np.testing.assert_array_equal(got, expected_predict(booster, x))
+                return 25
+            finally:
+                c.close()
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            assert sum(pool.map(client_loop, range(6))) == 150
+    finally:
+        next(fixture, None)
