@@ -114,7 +114,7 @@ class Server::Impl {
     for (auto& context : contexts_) work_guards_.emplace_back(context->get_executor());
     const int threads = std::max(1, options_.io_threads);
     for (int i = 0; i < threads; ++i) {
-      asio::io_context& context = *contexts_[contexts_.size() == 1 ? 0 : i];
+      asio::io_context& context = *contexts_[options_.partition_connections ? i : 0];
       threads_.emplace_back([&context] { context.run(); });
     }
   }
@@ -148,6 +148,13 @@ class Server::Impl {
     for (auto& context : contexts_) context->stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
+    }
+    // The close posted above may not have run before the stop (a busy or
+    // already idle acceptor thread): close here, with no thread left running,
+    // so the port refuses connections once Shutdown() returns.
+    {
+      beast::error_code ec;
+      acceptor_.close(ec);
     }
     std::lock_guard<std::mutex> lock(mu_);
     stopped_ = true;
@@ -187,9 +194,7 @@ class Server::Impl {
   // Where the next accepted connection lives: a strand of the shared
   // context, or the next thread's own context.
   asio::any_io_executor NextExecutor() {
-    if (contexts_.size() == 1 && !options_.partition_connections) {
-      return asio::make_strand(*contexts_.front());
-    }
+    if (!options_.partition_connections) return asio::make_strand(*contexts_.front());
     return contexts_[next_context_++ % contexts_.size()]->get_executor();
   }
 
