@@ -325,6 +325,11 @@ def report(results: dict, args: argparse.Namespace) -> str:
     ml_rows = [n for n in rows if n.startswith("mlserver") and ok(n)]
     ferry_rows = [n for n in rows if n.startswith("ferry") and ok(n)]
     const_rows = [n for n in rows if n.startswith("const_server") and ok(n)]
+
+    def fastest(names: list[str], c: str) -> tuple[str, dict] | None:
+        """(name, point) of the row with the most req/s at concurrency c."""
+        points = [(n, rows[n]["points"][c]) for n in names if c in rows[n]["points"]]
+        return max(points, key=lambda np_: np_[1]["rps"], default=None)
     concs = [str(c) for c in args.concurrency]
 
     lines.append("")
@@ -342,18 +347,10 @@ def report(results: dict, args: argparse.Namespace) -> str:
             fp = rows[fname]["points"].get(c)
             if not fp:
                 continue
-            best = None
-            for m in ml_rows:
-                mp = rows[m]["points"].get(c)
-                if mp and (best is None or mp["rps"] > best[1]["rps"]):
-                    best = (m, mp)
+            best = fastest(ml_rows, c)
             rps_ratio = fp["rps"] / best[1]["rps"] if best and best[1]["rps"] else None
             p99_ratio = best[1]["p99_us"] / fp["p99_us"] if best and fp["p99_us"] else None
-            floor_row = None
-            for n in const_rows:
-                cp = rows[n]["points"].get(c)
-                if cp and (floor_row is None or cp["rps"] > floor_row[1]["rps"]):
-                    floor_row = (n, cp)
+            floor_row = fastest(const_rows, c)
             floor = fp["rps"] / floor_row[1]["rps"] if floor_row and floor_row[1]["rps"] else None
             cpu_ratio = None
             if best and best[1].get("cpu_us_per_req") and fp.get("cpu_us_per_req"):

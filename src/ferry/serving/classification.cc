@@ -11,41 +11,20 @@ namespace {
 
 // Reads element i of a numeric tensor as double.
 std::optional<double> ElementAsDouble(const Tensor& t, size_t i) {
-  auto read = [&](auto tag) -> double {
+  if (t.datatype == DataType::kFp16) {
+    uint16_t bits;
+    std::memcpy(&bits, t.data.data() + i * 2, 2);
+    return HalfToFloat(bits);
+  }
+  double value = 0;
+  const bool numeric = VisitNumericType(t.datatype, [&](auto tag) {
     using T = decltype(tag);
     T v;
     std::memcpy(&v, t.data.data() + i * sizeof(T), sizeof(T));
-    return static_cast<double>(v);
-  };
-  switch (t.datatype) {
-    case DataType::kFp32:
-      return read(float{});
-    case DataType::kFp64:
-      return read(double{});
-    case DataType::kInt8:
-      return read(int8_t{});
-    case DataType::kInt16:
-      return read(int16_t{});
-    case DataType::kInt32:
-      return read(int32_t{});
-    case DataType::kInt64:
-      return read(int64_t{});
-    case DataType::kUint8:
-      return read(uint8_t{});
-    case DataType::kUint16:
-      return read(uint16_t{});
-    case DataType::kUint32:
-      return read(uint32_t{});
-    case DataType::kUint64:
-      return read(uint64_t{});
-    case DataType::kFp16: {
-      uint16_t bits;
-      std::memcpy(&bits, t.data.data() + i * 2, 2);
-      return HalfToFloat(bits);
-    }
-    default:
-      return std::nullopt;
-  }
+    value = static_cast<double>(v);
+  });
+  if (!numeric) return std::nullopt;
+  return value;
 }
 
 void AppendBytesElement(std::string& data, std::string_view value) {

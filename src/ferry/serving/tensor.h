@@ -79,6 +79,48 @@ std::string ShapeString(std::span<const int64_t> shape);
 uint16_t DoubleToHalf(double value);
 float HalfToFloat(uint16_t bits);
 
+// Calls fn(T{}) with the C++ element type of a fixed-width numeric datatype
+// (INT8..INT64, UINT8..UINT64, FP32, FP64) and returns true; returns false,
+// without calling fn, for BOOL, FP16 and BYTES, which callers treat their own
+// way.
+template <typename Fn>
+bool VisitNumericType(DataType type, Fn&& fn) {
+  switch (type) {
+    case DataType::kInt8:
+      fn(int8_t{});
+      return true;
+    case DataType::kInt16:
+      fn(int16_t{});
+      return true;
+    case DataType::kInt32:
+      fn(int32_t{});
+      return true;
+    case DataType::kInt64:
+      fn(int64_t{});
+      return true;
+    case DataType::kUint8:
+      fn(uint8_t{});
+      return true;
+    case DataType::kUint16:
+      fn(uint16_t{});
+      return true;
+    case DataType::kUint32:
+      fn(uint32_t{});
+      return true;
+    case DataType::kUint64:
+      fn(uint64_t{});
+      return true;
+    case DataType::kFp32:
+      fn(float{});
+      return true;
+    case DataType::kFp64:
+      fn(double{});
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Batching helpers (dimension 0 is the batch dimension).
 // Concatenates tensors with equal name, datatype and trailing dims along dim 0.
 absl::StatusOr<Tensor> ConcatBatch(std::span<const Tensor* const> parts);

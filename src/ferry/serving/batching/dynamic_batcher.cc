@@ -222,8 +222,7 @@ void DynamicBatcher::Enqueue(serving::InferRequest request, serving::InferCallba
           ++inline_;
           run_inline = true;
           first = queue_.Poll(now_us);
-          // Let an idle worker take what this batch left behind.
-          wake_worker = queue_.size() > 0 && busy_ < options_.instances;
+          wake_worker = IdleInstanceHasWork();
         }
         // Otherwise every instance is busy, and each re-polls the queue when
         // its batch finishes (WorkerLoop and DrainInline): no wake-up needed.
@@ -263,8 +262,7 @@ void DynamicBatcher::DrainInline(BatchQueue::PollResult polled, int64_t poll_us)
       poll_us = options_.clock->MonotonicMicros();
       polled = queue_.Poll(poll_us);
       if (!polled.batch.empty() || !polled.expired.empty()) {
-        // Let an idle worker take what this batch leaves behind.
-        const bool wake_worker = queue_.size() > 0 && busy_ < options_.instances;
+        const bool wake_worker = IdleInstanceHasWork();
         lock.unlock();
         if (wake_worker) cv_.notify_one();
         continue;
@@ -319,9 +317,7 @@ void DynamicBatcher::WorkerLoop() {
     if (!polled.batch.empty() || !polled.expired.empty()) {
       const bool executes = !polled.batch.empty();
       if (executes) ++busy_;
-      // An idle instance may take what is left while this one executes. When
-      // every instance is busy each re-polls as it finishes: no wake-up.
-      if (queue_.size() > 0 && busy_ < options_.instances) cv_.notify_one();
+      if (IdleInstanceHasWork()) cv_.notify_one();
       lock.unlock();
       FailExpired(std::move(polled.expired));
       if (executes) RunBatch(std::move(polled.batch), now_us);

@@ -147,6 +147,10 @@ class DynamicBatcher {
     return options_.execute_inline_when_idle && options_.max_queue_delay_us == 0;
   }
   void WorkerLoop();
+  // Requests are left in the queue while an instance is free: a worker should
+  // be woken to take them. (When every instance is busy each re-polls as it
+  // finishes, so nobody needs waking.) Requires mu_.
+  bool IdleInstanceHasWork() const { return queue_.size() > 0 && busy_ < options_.instances; }
   // Called by Enqueue holding an instance (busy_, inline_) with the first
   // Poll's result: executes it, then re-polls and executes until the queue is
   // empty, kMaxInlineRounds batches ran, or Stop(); then releases the

@@ -313,31 +313,6 @@ absl::Status FixBaseScore(void* booster, const std::string& file) {
 // ---------------------------------------------------------------------------
 // Conversions.
 
-float HalfToFloat(uint16_t half) {
-  const uint32_t sign = static_cast<uint32_t>(half & 0x8000) << 16;
-  uint32_t exponent = (half >> 10) & 0x1f;
-  uint32_t mantissa = half & 0x3ff;
-  uint32_t bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000 | (mantissa << 13);
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    bits = sign;
-  } else {
-    // Subnormal half: normalise.
-    exponent = 113;
-    while ((mantissa & 0x400) == 0) {
-      mantissa <<= 1;
-      --exponent;
-    }
-    bits = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
-  }
-  float out;
-  std::memcpy(&out, &bits, sizeof(out));
-  return out;
-}
-
 template <typename T>
 void CopyAs(const std::string& data, int64_t count, float* out, int64_t stride) {
   for (int64_t i = 0; i < count; ++i) {
@@ -359,47 +334,17 @@ absl::Status ConvertToFloat(const Tensor& tensor, int64_t count, float* out, int
                                                    tensor.data.size(), " bytes; expected ",
                                                    static_cast<size_t>(count) * size));
   }
-  switch (tensor.datatype) {
-    case DataType::kBool:
-    case DataType::kUint8:
-      CopyAs<uint8_t>(tensor.data, count, out, stride);
-      break;
-    case DataType::kInt8:
-      CopyAs<int8_t>(tensor.data, count, out, stride);
-      break;
-    case DataType::kUint16:
-      CopyAs<uint16_t>(tensor.data, count, out, stride);
-      break;
-    case DataType::kInt16:
-      CopyAs<int16_t>(tensor.data, count, out, stride);
-      break;
-    case DataType::kUint32:
-      CopyAs<uint32_t>(tensor.data, count, out, stride);
-      break;
-    case DataType::kInt32:
-      CopyAs<int32_t>(tensor.data, count, out, stride);
-      break;
-    case DataType::kUint64:
-      CopyAs<uint64_t>(tensor.data, count, out, stride);
-      break;
-    case DataType::kInt64:
-      CopyAs<int64_t>(tensor.data, count, out, stride);
-      break;
-    case DataType::kFp32:
-      CopyAs<float>(tensor.data, count, out, stride);
-      break;
-    case DataType::kFp64:
-      CopyAs<double>(tensor.data, count, out, stride);
-      break;
-    case DataType::kFp16:
-      for (int64_t i = 0; i < count; ++i) {
-        uint16_t half;
-        std::memcpy(&half, tensor.data.data() + i * 2, 2);
-        out[i * stride] = HalfToFloat(half);
-      }
-      break;
-    case DataType::kBytes:
-      break;
+  if (tensor.datatype == DataType::kBool) {
+    CopyAs<uint8_t>(tensor.data, count, out, stride);
+  } else if (tensor.datatype == DataType::kFp16) {
+    for (int64_t i = 0; i < count; ++i) {
+      uint16_t half;
+      std::memcpy(&half, tensor.data.data() + i * 2, 2);
+      out[i * stride] = HalfToFloat(half);
+    }
+  } else {
+    VisitNumericType(tensor.datatype,
+                     [&](auto tag) { CopyAs<decltype(tag)>(tensor.data, count, out, stride); });
   }
   return absl::OkStatus();
 }
